@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Developer targets.  The list of objects is Kbuild's; this file only drives
+# builds and tests.
+#
+#   make                      build xksm.ko for the running kernel
+#   make KVER=6.12            ... for a target kernel (scripts/kernels.conf),
+#   make KVER=<release>       ... for any installed kernel's headers,
+#   make KDIR=<build tree>    ... or for a kernel build tree
+#   make deps                 install what the build and tests need (root)
+#   make check                every test on every target kernel, in QEMU
+#   make check T=<test> KVER=6.12   one test on one kernel
+#   make check KERNEL=debug   the suite on the KASAN/lockdep debug kernel
+#   make demo                 boot a guest and show xksm at work
+#   make dkms-check           dkms add/build/install/remove for both kernels
+#   make debug-kernel         build the debug kernel from Debian's source
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+
+KVER ?= $(shell uname -r)
+# A target's short name (6.1, 6.12) stands for its Debian release.
+KREL := $(or $(shell . scripts/kernels.conf; xksm_target_var '$(KVER)' KREL 2>/dev/null),$(KVER))
+KDIR ?= /lib/modules/$(KREL)/build
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(TOP) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(TOP) clean 2>/dev/null || true
+	rm -rf build
+
+deps:
+	scripts/install-deps
+
+# The guest test programs: static binaries, so that the guest needs no
+# libraries.  Each tests/functional/<name>.c or <name>.sh is one test.
+TEST_SRCS := $(wildcard tests/functional/*.c)
+TEST_SHS  := $(wildcard tests/functional/*.sh)
+TEST_BINS := $(patsubst tests/functional/%.c,build/tests/%,$(TEST_SRCS)) \
+	     $(patsubst tests/functional/%.sh,build/tests/%,$(TEST_SHS))
+TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -static -D_GNU_SOURCE \
+	       -Iinclude/uapi -Itests/functional
+
+tests: $(TEST_BINS)
+
+build/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi/linux/xksm.h
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lnuma -lpthread
+
+build/tests/%: tests/functional/%.sh
+	@mkdir -p $(@D)
+	install -m 755 $< $@
+
+# KVER= picks one kernel, KERNEL=debug the debug kernel, T= one test.
+check:
+	@scripts/check
+
+demo:
+	@scripts/demo
+
+dkms-check:
+	scripts/dkms-check
+
+debug-kernel:
+	scripts/build-debug-kernel
+
+.PHONY: all module clean deps tests check demo dkms-check debug-kernel

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kernel_api.h - how xksm calls the kernel functions it cannot link to.
+ *
+ * Each unexported function listed in compat.h is reached through a static
+ * call xksm_<name>, bound once at load by kernel_api.c.  A static call
+ * patches a direct call into the code, so it works on kernels built with
+ * IBT, where the ENDBR of a function whose address is never taken has been
+ * sealed and an indirect call to it would oops.  Never cast a resolved
+ * address to a function pointer.
+ *
+ * Inline helpers from the kernel headers that expand to an unexported
+ * function are re-implemented here too, under an xksm_ prefix.
+ */
+#ifndef _XKSM_KERNEL_API_H
+#define _XKSM_KERNEL_API_H
+
+#include <linux/static_call.h>
+#include "compat.h"
+
+#define XKSM_DECLARE_CALL(name) DECLARE_STATIC_CALL(xksm_##name, name);
+XKSM_KERNEL_FUNCS(XKSM_DECLARE_CALL)
+#undef XKSM_DECLARE_CALL
+
+#define XKSM_DECLARE_VAR(type, name) extern type *xksm_var_##name;
+XKSM_KERNEL_VARS(XKSM_DECLARE_VAR)
+#undef XKSM_DECLARE_VAR
+
+/* Call the kernel's unexported @name through its bound static call. */
+#define xksm_call(name) static_call(xksm_##name)
+
+#endif /* _XKSM_KERNEL_API_H */

@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * main.c - xksm module init and exit: the wiring, nothing else.
+ *
+ * Init binds the kernel functions first (nothing works without them), then
+ * brings up the interfaces from the inside out, so that /dev/xksm, the last
+ * one, is never reachable before what it calls is ready.  Exit undoes the
+ * same steps in reverse.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+
+#include "xksm.h"
+
+static int __init xksm_init(void)
+{
+	int err;
+
+	err = xksm_kernel_api_init();
+	if (err)
+		return err;
+
+	err = xksm_sysfs_init();
+	if (err)
+		return err;
+
+	xksm_debugfs_init();
+
+	err = xksm_dev_init();
+	if (err)
+		goto undo_debugfs;
+
+	pr_info("version %s loaded\n", XKSM_VERSION);
+	return 0;
+
+undo_debugfs:
+	xksm_debugfs_exit();
+	xksm_sysfs_exit();
+	return err;
+}
+
+static void __exit xksm_exit(void)
+{
+	xksm_dev_exit();
+	xksm_debugfs_exit();
+	xksm_sysfs_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(xksm_init);
+module_exit(xksm_exit);
+
+MODULE_DESCRIPTION("Kernel Samepage Merging as a loadable module");
+MODULE_AUTHOR("The xksm developers");
+MODULE_LICENSE("GPL");
+MODULE_VERSION(XKSM_VERSION);

@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shared by the scripts under scripts/: where things are, and how to build
+# the module and the tests for one target kernel.  Source it; do not run it.
+
+XKSM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+XKSM_CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/xksm
+XKSM_BUILD=${XKSM_BUILD:-$XKSM_TOP/build}
+# The shared folder CI places beside the checkout (prebuilt debug kernel).
+XKSM_SHARED=${XKSM_SHARED:-$XKSM_TOP/../shared}
+
+. "$XKSM_TOP/scripts/kernels.conf"
+
+die() { printf '%s: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+note() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# xksm_debug_root: where the debug kernel's packages are unpacked, unpacking
+# them on first use from ../shared/kernels/ or from what
+# scripts/build-debug-kernel left in the cache.
+xksm_debug_root()
+{
+	local root=$XKSM_CACHE/kernels/$XKSM_KREL_debug deb stamp
+	stamp=$root/.unpacked
+	if [ ! -f "$stamp" ]; then
+		local debs=()
+		for deb in "$XKSM_SHARED"/kernels/linux-{image,headers}-"$XKSM_KREL_debug"_*.deb \
+			   "$XKSM_CACHE"/debug-kernel/linux-{image,headers}-"$XKSM_KREL_debug"_*.deb; do
+			[ -f "$deb" ] && debs+=("$deb")
+		done
+		[ ${#debs[@]} -ge 2 ] ||
+			die "no debug kernel packages: run scripts/build-debug-kernel (about 45 minutes)"
+		rm -rf "$root"
+		mkdir -p "$root"
+		for deb in "${debs[@]:0:2}"; do
+			dpkg-deb -x "$deb" "$root" || die "cannot unpack $deb"
+		done
+		touch "$stamp"
+	fi
+	printf '%s\n' "$root"
+}
+
+# xksm_target NAME: set T_NAME, T_KREL (release), T_KDIR (build tree),
+# T_VMLINUZ, T_MODROOT (where the kernel's own modules are) and T_DEBUG for a
+# target: "6.1", "6.12", "debug", or a release string of one of them.
+xksm_target()
+{
+	local t root
+	T_DEBUG=0
+	for t in $XKSM_TARGETS debug; do
+		if [ "$1" = "$t" ] || [ "$1" = "$(xksm_target_var "$t" KREL)" ]; then
+			T_NAME=$t
+			T_KREL=$(xksm_target_var "$t" KREL)
+			if [ "$t" = debug ]; then
+				root=$(xksm_debug_root) || exit 1
+				T_DEBUG=1
+				T_KDIR=$root/usr/src/linux-headers-$T_KREL
+				T_VMLINUZ=$root/boot/vmlinuz-$T_KREL
+				T_MODROOT=$root
+			else
+				T_KDIR=/lib/modules/$T_KREL/build
+				T_VMLINUZ=/boot/vmlinuz-$T_KREL
+				T_MODROOT=
+			fi
+			[ -d "$T_KDIR" ] || die "no headers for $T_KREL at $T_KDIR: run 'make deps'"
+			[ -f "$T_VMLINUZ" ] || die "no kernel image $T_VMLINUZ: run 'make deps'"
+			return 0
+		fi
+	done
+	die "unknown kernel '$1' (known: $XKSM_TARGETS debug)"
+}
+
+# xksm_build_module: build xksm.ko for the current target in its own copy of
+# the sources under build/<target>/ (Kbuild builds in the source tree, and
+# the targets must not share objects).  Prints the path of the module.
+xksm_build_module()
+{
+	local dir=$XKSM_BUILD/$T_NAME/module
+	mkdir -p "$dir"
+	# Mirror the sources, keeping timestamps so that rebuilds are
+	# incremental; drop files that no longer exist.
+	(cd "$XKSM_TOP" && find Kbuild dkms.conf module include -type f) | sort > "$dir/.want"
+	(cd "$dir" && find module include -type f -name '*.[ch]' 2>/dev/null) | sort |
+		comm -13 "$dir/.want" - | (cd "$dir" && xargs -r rm -f)
+	(cd "$XKSM_TOP" && cp -a --parents $(cat "$dir/.want") "$dir/")
+	make -s -C "$T_KDIR" M="$dir" W=1 modules >&2 || die "module build failed for $T_KREL"
+	printf '%s\n' "$dir/xksm.ko"
+}
+
+# xksm_build_tests: build the guest test programs (static, so that the guest
+# needs no libraries).  Prints the directory that holds them.
+xksm_build_tests()
+{
+	make -s -C "$XKSM_TOP" tests >&2 || die "test build failed"
+	printf '%s\n' "$XKSM_BUILD/tests"
+}
