@@ -12,6 +12,8 @@
 #   make check T=<test> KVER=6.12   one test on one kernel
 #   make check KERNEL=debug   the suite on the KASAN/lockdep debug kernel
 #   make demo                 boot a guest and show xksm at work
+#   make dkms-install         build and install through DKMS (KVER= or running)
+#   make dkms-remove          remove it from DKMS
 #   make dkms-check           dkms add/build/install/remove for both kernels
 #   make debug-kernel         build the debug kernel from Debian's source
 
@@ -62,9 +64,15 @@ demo:
 	@scripts/demo
 
 dkms-check:
-	scripts/dkms-check
+	scripts/dkms check
+
+dkms-install:
+	scripts/dkms install $(if $(filter command line,$(origin KVER)),$(KREL))
+
+dkms-remove:
+	scripts/dkms remove
 
 debug-kernel:
 	scripts/build-debug-kernel
 
-.PHONY: all module clean deps tests check demo dkms-check debug-kernel
+.PHONY: all module clean deps tests check demo dkms-check dkms-install dkms-remove debug-kernel

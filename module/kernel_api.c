@@ -9,8 +9,7 @@
  *
  *  1. finds kallsyms_lookup_name (itself unexported) as the address a kprobe
  *     resolves for it;
- *  2. looks up every name in compat.h's XKSM_KERNEL_FUNCS and
- *     XKSM_KERNEL_VARS;
+ *  2. looks up every name in kernel_syms.h;
  *  3. patches each static call to its function with __static_call_update(),
  *     which is exported.
  *
@@ -30,13 +29,9 @@
 #include "xksm.h"
 #include "kernel_api.h"
 
-#define XKSM_DEFINE_CALL(name) DEFINE_STATIC_CALL_NULL(xksm_##name, name);
-XKSM_KERNEL_FUNCS(XKSM_DEFINE_CALL)
-#undef XKSM_DEFINE_CALL
-
-#define XKSM_DEFINE_VAR(type, name) type *xksm_var_##name;
-XKSM_KERNEL_VARS(XKSM_DEFINE_VAR)
-#undef XKSM_DEFINE_VAR
+#define XKSM_FUNC(name)		DEFINE_STATIC_CALL_NULL(xksm_##name, name);
+#define XKSM_VAR(type, name)	type *xksm_var_##name;
+#include "kernel_syms.h"
 
 /*
  * Test hook: one more symbol that must resolve for the load to succeed.
@@ -56,23 +51,21 @@ struct xksm_ksym {
 	unsigned long addr;		/* resolved address, 0 until bound */
 };
 
-#define XKSM_FUNC_ENTRY(fn) {						\
-	.name = #fn,							\
-	.key = &STATIC_CALL_KEY(xksm_##fn),				\
-	.tramp = STATIC_CALL_TRAMP_ADDR(xksm_##fn),			\
-},
-#define XKSM_VAR_ENTRY(type, vname) {					\
-	.name = #vname,							\
-	.var = (void **)&xksm_var_##vname,				\
-},
-
 /*
  * Written once by xksm_kernel_api_init() before anything else in xksm runs,
  * read-only afterwards.
  */
 static struct xksm_ksym xksm_ksyms[] = {
-	XKSM_KERNEL_FUNCS(XKSM_FUNC_ENTRY)
-	XKSM_KERNEL_VARS(XKSM_VAR_ENTRY)
+#define XKSM_FUNC(fn) {							\
+	.name = #fn,							\
+	.key = &STATIC_CALL_KEY(xksm_##fn),				\
+	.tramp = STATIC_CALL_TRAMP_ADDR(xksm_##fn),			\
+},
+#define XKSM_VAR(type, vname) {						\
+	.name = #vname,							\
+	.var = (void **)&xksm_var_##vname,				\
+},
+#include "kernel_syms.h"
 };
 
 /*

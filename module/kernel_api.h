@@ -2,7 +2,7 @@
 /*
  * kernel_api.h - how xksm calls the kernel functions it cannot link to.
  *
- * Each unexported function listed in compat.h is reached through a static
+ * Each unexported function listed in kernel_syms.h is reached through a static
  * call xksm_<name>, bound once at load by kernel_api.c.  A static call
  * patches a direct call into the code, so it works on kernels built with
  * IBT, where the ENDBR of a function whose address is never taken has been
@@ -18,13 +18,9 @@
 #include <linux/static_call.h>
 #include "compat.h"
 
-#define XKSM_DECLARE_CALL(name) DECLARE_STATIC_CALL(xksm_##name, name);
-XKSM_KERNEL_FUNCS(XKSM_DECLARE_CALL)
-#undef XKSM_DECLARE_CALL
-
-#define XKSM_DECLARE_VAR(type, name) extern type *xksm_var_##name;
-XKSM_KERNEL_VARS(XKSM_DECLARE_VAR)
-#undef XKSM_DECLARE_VAR
+#define XKSM_FUNC(name)		DECLARE_STATIC_CALL(xksm_##name, name);
+#define XKSM_VAR(type, name)	extern type *xksm_var_##name;
+#include "kernel_syms.h"
 
 /* Call the kernel's unexported @name through its bound static call. */
 #define xksm_call(name) static_call(xksm_##name)

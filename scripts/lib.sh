@@ -93,3 +93,13 @@ xksm_build_tests()
 	make -s -C "$XKSM_TOP" tests >&2 || die "test build failed"
 	printf '%s\n' "$XKSM_BUILD/tests"
 }
+
+# xksm_ensure_deps: on a fresh machine, install the dependencies first (as
+# root), so that make demo and make check are the only commands needed.
+xksm_ensure_deps()
+{
+	"$XKSM_TOP/scripts/install-deps" --check > /dev/null 2>&1 && return 0
+	[ "$(id -u)" = 0 ] || die "dependencies are missing: run 'sudo make deps' first"
+	note "installing dependencies first (scripts/install-deps)"
+	"$XKSM_TOP/scripts/install-deps" >&2 || die "installing dependencies failed"
+}
