@@ -41,18 +41,19 @@ deps:
 # libraries.  Each tests/functional/<name>.c or <name>.sh is one test.
 TEST_SRCS := $(wildcard tests/functional/*.c)
 TEST_SHS  := $(wildcard tests/functional/*.sh)
-TEST_BINS := $(patsubst tests/functional/%.c,build/tests/%,$(TEST_SRCS)) \
-	     $(patsubst tests/functional/%.sh,build/tests/%,$(TEST_SHS))
+BUILD ?= build
+TEST_BINS := $(patsubst tests/functional/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
+	     $(patsubst tests/functional/%.sh,$(BUILD)/tests/%,$(TEST_SHS))
 TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -static -D_GNU_SOURCE \
 	       -Iinclude/uapi -Itests/functional
 
 tests: $(TEST_BINS)
 
-build/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi/linux/xksm.h
+$(BUILD)/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi/linux/xksm.h
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -lnuma -lpthread
 
-build/tests/%: tests/functional/%.sh
+$(BUILD)/tests/%: tests/functional/%.sh
 	@mkdir -p $(@D)
 	install -m 755 $< $@
 

@@ -90,7 +90,7 @@ xksm_build_module()
 # needs no libraries).  Prints the directory that holds them.
 xksm_build_tests()
 {
-	make -s -C "$XKSM_TOP" tests >&2 || die "test build failed"
+	make -s -C "$XKSM_TOP" tests BUILD="$XKSM_BUILD" >&2 || die "test build failed"
 	printf '%s\n' "$XKSM_BUILD/tests"
 }
 

@@ -32,10 +32,19 @@
 #define XKSM_API		1
 
 /*
- * Feature bits reported by XKSM_IOC_API.  A bit is set only when the loaded
- * module implements that feature; none is set by this version yet.
+ * Feature bits reported by XKSM_IOC_API: a bit is set only when the loaded
+ * module implements that feature.
+ *
+ * XKSM_FEATURE_MERGE		XKSM_IOC_MERGEABLE / XKSM_IOC_UNMERGEABLE
+ * XKSM_FEATURE_MERGE_ANY	XKSM_IOC_SET_MERGE_ANY / XKSM_IOC_GET_MERGE_ANY
+ * XKSM_FEATURE_STATS		XKSM_IOC_STATS
+ * XKSM_FEATURE_KEEP_MERGED	the XKSM_KEEP_MERGED flag of XKSM_IOC_UNMERGEABLE
  */
-#define XKSM_FEATURES_KNOWN	0ULL
+#define XKSM_FEATURE_MERGE		(1ULL << 0)
+#define XKSM_FEATURE_MERGE_ANY		(1ULL << 1)
+#define XKSM_FEATURE_STATS		(1ULL << 2)
+#define XKSM_FEATURE_KEEP_MERGED	(1ULL << 3)
+#define XKSM_FEATURES_KNOWN		((1ULL << 4) - 1)
 
 /**
  * struct xksm_api - the handshake
@@ -60,5 +69,102 @@ struct xksm_api {
 #define XKSM_IOC_MAGIC		0xC5
 
 #define XKSM_IOC_API		_IOWR(XKSM_IOC_MAGIC, 0x00, struct xksm_api)
+
+/**
+ * struct xksm_range - a range of the caller's address space
+ * @start:	first byte; must be page aligned
+ * @len:	length in bytes; rounded up to whole pages, as madvise does;
+ *		zero is a no-op that succeeds
+ * @flags:	XKSM_MERGEABLE takes none; XKSM_UNMERGEABLE takes
+ *		XKSM_KEEP_MERGED
+ * @reserved:	must be zero
+ */
+struct xksm_range {
+	__u64 start;
+	__u64 len;
+	__u64 flags;
+	__u64 reserved[5];
+};
+
+/*
+ * XKSM_IOC_UNMERGEABLE flag: stop merging in the range, but leave the pages
+ * already merged there merged; xksm keeps tracking and counting them (they
+ * are never lost from view) until they are written to, unmapped, or the
+ * range is unregistered again without the flag.
+ */
+#define XKSM_KEEP_MERGED	(1ULL << 0)
+
+/*
+ * XKSM_IOC_MERGEABLE: let xksm merge the private anonymous memory of the
+ * caller's mm in [start, start + len), as madvise(MADV_MERGEABLE) does for
+ * the kernel's KSM.  The registration belongs to the mm: it survives
+ * closing the file, and ends when the mm exits or the range is
+ * unregistered.  Parts of the range that are not mappings xksm can merge
+ * (shared, PFN or I/O maps, hugetlb, DAX, or memory the kernel's own KSM
+ * manages) are skipped silently.  Memory mapped into a registered range
+ * later is merged too, until xksmd finds the range unmapped.
+ *
+ * XKSM_IOC_UNMERGEABLE: stop merging in the range.  Without
+ * XKSM_KEEP_MERGED, every page xksm merged there is copied back to a
+ * private page before the call returns.
+ *
+ * Errors (besides those of every command):
+ *  EINVAL	@start not page aligned, @start + @len overflows or lies
+ *		beyond the user address space, an unknown flag or a
+ *		non-zero reserved field
+ *  ENOMEM	part of the range is not mapped (the mapped parts are still
+ *		done, as madvise does), or memory ran out
+ *  EAGAIN	unmerging could not allocate a page; the call may be repeated
+ *  EINTR	a signal arrived while unmerging; the call may be repeated
+ *  ESRCH	the caller has no mm (a kernel thread), or it is exiting
+ */
+#define XKSM_IOC_MERGEABLE	_IOW(XKSM_IOC_MAGIC, 0x01, struct xksm_range)
+#define XKSM_IOC_UNMERGEABLE	_IOW(XKSM_IOC_MAGIC, 0x02, struct xksm_range)
+
+/**
+ * struct xksm_merge_any - merging the whole process
+ * @enable:	1 to merge all private anonymous memory of the caller's mm,
+ *		present and future (as prctl(PR_SET_MEMORY_MERGE)); 0 to stop,
+ *		unmerging everything it merged.  XKSM_IOC_GET_MERGE_ANY
+ *		writes the current setting here.
+ * @reserved:	must be zero
+ *
+ * Errors: EINVAL for @enable other than 0 or 1; those of UNMERGEABLE when
+ * disabling.
+ */
+struct xksm_merge_any {
+	__u64 enable;
+	__u64 reserved[7];
+};
+
+#define XKSM_IOC_SET_MERGE_ANY	_IOW(XKSM_IOC_MAGIC, 0x03, struct xksm_merge_any)
+#define XKSM_IOC_GET_MERGE_ANY	_IOWR(XKSM_IOC_MAGIC, 0x04, struct xksm_merge_any)
+
+/**
+ * struct xksm_stats - what xksm does for the caller's mm, in pages
+ * @merging_pages:	pages of this mm that share a merged page
+ *			(/proc/<pid>/ksm_merging_pages)
+ * @rmap_items:		rmap_items xksm holds for this mm (its metadata)
+ * @zero_pages:		pages of this mm merged with the zero page
+ * @profit:		bytes saved minus metadata spent (may be negative):
+ *			(merging_pages + zero_pages) * page size -
+ *			rmap_items * sizeof(rmap_item), as ksm_process_profit
+ * @merge_any:		1 if merge-any is on
+ * @mergeable:		1 if any range of this mm is registered, or merge-any
+ * @registered_bytes:	bytes of address space registered
+ * @reserved:		zero on return; must be zero on input
+ */
+struct xksm_stats {
+	__u64 merging_pages;
+	__u64 rmap_items;
+	__u64 zero_pages;
+	__s64 profit;
+	__u64 merge_any;
+	__u64 mergeable;
+	__u64 registered_bytes;
+	__u64 reserved[9];
+};
+
+#define XKSM_IOC_STATS		_IOWR(XKSM_IOC_MAGIC, 0x05, struct xksm_stats)
 
 #endif /* _UAPI_LINUX_XKSM_H */
