@@ -3,9 +3,14 @@
  * compat.h - every difference between the kernels xksm builds for.
  *
  * This is the only file that tests LINUX_VERSION_CODE.  The rest of xksm is
- * written against one vocabulary; where a kernel lacks a word, it is
- * defined here.  Today's targets are Debian's 6.1 (bookworm) and 6.12
- * (bookworm-backports).
+ * written against one vocabulary, the xksm_* helpers below; where a kernel
+ * lacks a word, it is defined here.  Today's targets are Debian's 6.1
+ * (bookworm) and 6.12 (bookworm-backports).
+ *
+ * The helpers also re-implement the header inlines that expand to
+ * unexported functions (put_anon_vma(), the mmu notifier range calls,
+ * pte_offset_map_lock() on 6.12, ...): they call the kernel's function
+ * through its static call (kernel_api.h).
  *
  * The unexported kernel functions xksm binds are listed in kernel_syms.h,
  * which picks between versions through the XKSM_HAVE_* names below.
@@ -14,13 +19,15 @@
 #define _XKSM_COMPAT_H
 
 #include <linux/version.h>
+#include <linux/highmem.h>
+#include <linux/huge_mm.h>
+#include <linux/kallsyms.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
+#include <linux/sched/cputime.h>
 #include <linux/swap.h>
-#include <linux/huge_mm.h>
-#include <linux/kallsyms.h>
 #include <asm/tlbflush.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
@@ -36,15 +43,323 @@
 pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
 
 /*
- * What the kernel offers, by version; kernel_syms.h and the code test these
- * names, never the version.
+ * What the kernel offers, by version; kernel_syms.h and the helpers below
+ * test these names, never the version.
  *
  * XKSM_HAVE_FOLIO_WALK: folio_walk_start() and the folio rmap calls
  *	(folio_add_anon_rmap_ptes() ...) replace follow_page() and
- *	page_add_anon_rmap(); the mmu notifier's change_pte is gone (6.12).
+ *	page_add_anon_rmap(); the mmu notifier's change_pte is gone; page
+ *	walks name their mmap_lock mode; pte_offset_map_lock() may fail
+ *	(6.12).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
 #endif
+
+#include "kernel_api.h"
+
+#ifndef VM_DROPPABLE
+#define VM_DROPPABLE		VM_NONE
+#endif
+/* Is @mm in the kernel's own KSM merge-any mode (PR_SET_MEMORY_MERGE)? */
+static inline bool xksm_kernel_merge_any(struct mm_struct *mm)
+{
+#ifdef MMF_VM_MERGE_ANY
+	return test_bit(MMF_VM_MERGE_ANY, &mm->flags);
+#else
+	return false;
+#endif
+}
+
+/*
+ * DEFINE_FOLIO_VMA_WALK() without its hugetlb case, which on 6.1 calls the
+ * unexported hugetlb_basepage_index(): xksm never merges hugetlb pages.
+ */
+#define XKSM_DEFINE_FOLIO_VMA_WALK(name, _folio, _vma)			\
+	struct page_vma_mapped_walk name = {				\
+		.pfn = folio_pfn(_folio),				\
+		.nr_pages = folio_nr_pages(_folio),			\
+		.pgoff = (_folio)->index,				\
+		.vma = _vma,						\
+	}
+
+/* put_anon_vma() */
+static inline void xksm_put_anon_vma(struct anon_vma *anon_vma)
+{
+	if (atomic_dec_and_test(&anon_vma->refcount))
+		xksm_call(__put_anon_vma)(anon_vma);
+}
+
+/*
+ * mmu_notifier_range_init() + invalidate_range_start(), and _end(), for a
+ * change of one pte of @vma at @addr.  The kernel's inlines also take a
+ * lockdep map that is not exported: only that annotation is lost.
+ */
+static inline void xksm_mmu_notifier_start(struct mmu_notifier_range *range,
+					   struct vm_area_struct *vma,
+					   unsigned long addr)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, vma->vm_mm, addr,
+				addr + PAGE_SIZE);
+#else
+	mmu_notifier_range_init(range, MMU_NOTIFY_CLEAR, 0, vma, vma->vm_mm,
+				addr, addr + PAGE_SIZE);
+#endif
+	might_sleep();
+	if (mm_has_notifiers(range->mm)) {
+		range->flags |= MMU_NOTIFIER_RANGE_BLOCKABLE;
+		xksm_call(__mmu_notifier_invalidate_range_start)(range);
+	}
+}
+
+static inline void xksm_mmu_notifier_end(struct mmu_notifier_range *range)
+{
+	might_sleep();
+	if (mm_has_notifiers(range->mm))
+#ifdef XKSM_HAVE_FOLIO_WALK
+		xksm_call(__mmu_notifier_invalidate_range_end)(range);
+#else
+		xksm_call(__mmu_notifier_invalidate_range_end)(range, false);
+#endif
+}
+
+/* set_pte_at_notify() on 6.1; a plain set_pte_at() since change_pte went. */
+static inline void xksm_set_pte_notify(struct mm_struct *mm, unsigned long addr,
+				       pte_t *ptep, pte_t pte)
+{
+#ifndef XKSM_HAVE_FOLIO_WALK
+	if (mm_has_notifiers(mm))
+		xksm_call(__mmu_notifier_change_pte)(mm, addr, pte);
+#endif
+	set_pte_at(mm, addr, ptep, pte);
+}
+
+/* pte_offset_map_lock(): NULL when the page table went away (6.12). */
+static inline pte_t *xksm_pte_offset_map_lock(struct mm_struct *mm, pmd_t *pmd,
+					      unsigned long addr,
+					      spinlock_t **ptlp)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	pte_t *pte;
+
+	__cond_lock(*ptlp, pte = xksm_call(__pte_offset_map_lock)(mm, pmd, addr,
+								   ptlp));
+	return pte;
+#else
+	return pte_offset_map_lock(mm, pmd, addr, ptlp);
+#endif
+}
+
+/* pmdp_get_lockless(): a stable snapshot of a pmd without its lock. */
+static inline pmd_t xksm_pmdp_get_lockless(pmd_t *pmdp)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	return pmdp_get_lockless(pmdp);
+#else
+	pmd_t pmd = READ_ONCE(*pmdp);
+
+	barrier();
+	return pmd;
+#endif
+}
+
+/* The mmap_lock mode a page walk runs under (a field since 6.5). */
+#ifdef XKSM_HAVE_FOLIO_WALK
+#define XKSM_WALK_RDLOCK	.walk_lock = PGWALK_RDLOCK,
+#else
+#define XKSM_WALK_RDLOCK
+#endif
+
+/* dec_mm_counter() */
+static inline void xksm_dec_mm_counter(struct mm_struct *mm, int member)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	percpu_counter_dec(&mm->rss_stat[member]);
+	xksm_call(mm_trace_rss_stat)(mm, member);
+#else
+	long count = atomic_long_dec_return(&mm->rss_stat.count[member]);
+
+	xksm_call(mm_trace_rss_stat)(mm, member, count);
+#endif
+}
+
+/* folio_add_anon_rmap_pte(..., RMAP_NONE) / page_add_anon_rmap() */
+static inline void xksm_add_anon_rmap_pte(struct page *page,
+					  struct vm_area_struct *vma,
+					  unsigned long addr)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	xksm_call(folio_add_anon_rmap_ptes)(page_folio(page), page, 1, vma, addr,
+					    RMAP_NONE);
+#else
+	xksm_call(page_add_anon_rmap)(page, vma, addr, RMAP_NONE);
+#endif
+}
+
+/* folio_remove_rmap_pte() / page_remove_rmap() */
+static inline void xksm_remove_rmap_pte(struct page *page,
+					struct vm_area_struct *vma)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	xksm_call(folio_remove_rmap_ptes)(page_folio(page), page, 1, vma);
+#else
+	xksm_call(page_remove_rmap)(page, vma, false);
+#endif
+}
+
+/*
+ * folio_try_share_anon_rmap_pte() / page_try_share_anon_rmap(): drop the
+ * page's exclusive marking before it is shared; fails (non-zero) if the page
+ * may be pinned.  The pte must have been cleared and flushed first.
+ */
+static inline int xksm_try_share_anon_rmap(struct page *page)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	return folio_try_share_anon_rmap_pte(page_folio(page), page);
+#else
+	return page_try_share_anon_rmap(page);
+#endif
+}
+
+/* page_mapcount() of an order-0 page */
+static inline int xksm_mapcount(struct page *page)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	return folio_mapcount(page_folio(page));
+#else
+	return page_mapcount(page);
+#endif
+}
+
+/* Write-protect and clean a pte that is being made read-only for sharing. */
+static inline pte_t xksm_pte_wrprotect_clean(pte_t entry)
+{
+#ifndef XKSM_HAVE_FOLIO_WALK
+	if (pte_protnone(entry))
+		return pte_mkclean(pte_clear_savedwrite(entry));
+#endif
+	return pte_mkclean(pte_wrprotect(entry));
+}
+
+/* Whether a pte must be write-protected before its page can be shared. */
+static inline bool xksm_pte_needs_wrprotect(pte_t entry)
+{
+#ifndef XKSM_HAVE_FOLIO_WALK
+	if (pte_protnone(entry) && pte_savedwrite(entry))
+		return true;
+#endif
+	return pte_write(entry) || pte_dirty(entry);
+}
+
+/* split_huge_page() */
+static inline int xksm_split_huge_page(struct page *page)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	return xksm_call(split_huge_page_to_list_to_order)(page, NULL, 0);
+#else
+	return xksm_call(split_huge_page_to_list)(page, NULL);
+#endif
+}
+
+/*
+ * The anonymous page mapped by a pte at @addr of @vma, with a reference
+ * held, or NULL (nothing mapped, not anonymous, zone device, or mapped by a
+ * huge pmd on 6.1).  mmap_lock must be held.
+ */
+static inline struct page *xksm_get_anon_page(struct vm_area_struct *vma,
+					      unsigned long addr)
+{
+	struct page *page = NULL;
+#ifdef XKSM_HAVE_FOLIO_WALK
+	struct folio_walk fw;
+	struct folio *folio;
+
+	folio = xksm_call(folio_walk_start)(&fw, vma, addr, 0);
+	if (folio) {
+		if (!folio_is_zone_device(folio) && folio_test_anon(folio)) {
+			folio_get(folio);
+			page = fw.page;
+		}
+		spin_unlock(fw.ptl);
+		if (fw.level == FW_LEVEL_PTE)
+			pte_unmap(fw.ptep);
+		xksm_call(vma_pgtable_walk_end)(vma);
+	}
+#else
+	page = xksm_call(follow_page)(vma, addr, FOLL_GET);
+	if (IS_ERR_OR_NULL(page))
+		return NULL;
+	if (is_zone_device_page(page) || !PageAnon(page)) {
+		put_page(page);
+		return NULL;
+	}
+#endif
+	return page;
+}
+
+/*
+ * What a pte at @addr of @vma maps, for unmerging: XKSM_PTE_KSM for a KSM
+ * page, XKSM_PTE_ZERO for the zero page, XKSM_PTE_OTHER otherwise.  Waits for
+ * a migration entry to resolve.  mmap_lock must be held.
+ */
+enum xksm_pte_kind { XKSM_PTE_OTHER, XKSM_PTE_KSM, XKSM_PTE_ZERO };
+
+static inline enum xksm_pte_kind xksm_pte_kind(struct vm_area_struct *vma,
+					       unsigned long addr)
+{
+	enum xksm_pte_kind kind = XKSM_PTE_OTHER;
+#ifdef XKSM_HAVE_FOLIO_WALK
+	struct folio_walk fw;
+	struct folio *folio;
+
+	folio = xksm_call(folio_walk_start)(&fw, vma, addr,
+					    FW_MIGRATION | FW_ZEROPAGE);
+	if (folio) {
+		/* A small folio implies FW_LEVEL_PTE. */
+		if (!folio_test_large(folio)) {
+			if (folio_test_ksm(folio))
+				kind = XKSM_PTE_KSM;
+			else if (is_zero_pfn(pte_pfn(fw.pte)))
+				kind = XKSM_PTE_ZERO;
+		}
+		spin_unlock(fw.ptl);
+		if (fw.level == FW_LEVEL_PTE)
+			pte_unmap(fw.ptep);
+		xksm_call(vma_pgtable_walk_end)(vma);
+	}
+#else
+	struct page *page;
+
+	page = xksm_call(follow_page)(vma, addr,
+				      FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE);
+	if (IS_ERR_OR_NULL(page))
+		return kind;
+	if (PageKsm(page))
+		kind = XKSM_PTE_KSM;
+	else if (is_zero_pfn(page_to_pfn(page)))
+		kind = XKSM_PTE_ZERO;
+	put_page(page);
+#endif
+	return kind;
+}
+
+/*
+ * The fault that copies a KSM (or zero) page at @addr into a private page:
+ * an unshare fault where the kernel has one for KSM and zero pages, a write
+ * fault on 6.1 (which also works in a read-only vma: the copy is simply
+ * mapped read-only).
+ */
+static inline vm_fault_t xksm_unshare_fault(struct vm_area_struct *vma,
+					    unsigned long addr)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	return handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
+			       NULL);
+#else
+	return handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE,
+			       NULL);
+#endif
+}
 
 #endif /* _XKSM_COMPAT_H */

@@ -17,14 +17,27 @@
 
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/mm.h>
 #include <linux/uaccess.h>
 #include <linux/xksm.h>
 
 #include "xksm.h"
 
 /* What this module reports in struct xksm_api::features. */
-#define XKSM_FEATURES		0ULL
+#define XKSM_FEATURES	(XKSM_FEATURE_MERGE | XKSM_FEATURE_MERGE_ANY | \
+			 XKSM_FEATURE_STATS | XKSM_FEATURE_KEEP_MERGED)
+
+static bool xksm_reserved_zero(const __u64 *reserved, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (reserved[i])
+			return false;
+	return true;
+}
 
 /*
  * XKSM_IOC_API: the handshake.  The caller names the ABI it was built for;
@@ -33,19 +46,127 @@
 static long xksm_ioctl_api(struct xksm_api __user *uarg)
 {
 	struct xksm_api api;
-	int i;
 
 	if (copy_from_user(&api, uarg, sizeof(api)))
 		return -EFAULT;
-	if (api.api != XKSM_API || api.features)
+	if (api.api != XKSM_API || api.features ||
+	    !xksm_reserved_zero(api.reserved, ARRAY_SIZE(api.reserved)))
 		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(api.reserved); i++)
-		if (api.reserved[i])
-			return -EINVAL;
 
 	api.features = XKSM_FEATURES;
 	api.module_version = XKSM_VERSION_CODE;
 	if (copy_to_user(uarg, &api, sizeof(api)))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * Validate a range as madvise does: page-aligned start, length rounded up
+ * to pages, inside the user address space.  Sets [*startp, *endp).
+ */
+static int xksm_check_range(const struct xksm_range *range, __u64 flags_ok,
+			    unsigned long *startp, unsigned long *endp)
+{
+	unsigned long start = range->start, len;
+
+	if (range->flags & ~flags_ok ||
+	    !xksm_reserved_zero(range->reserved, ARRAY_SIZE(range->reserved)))
+		return -EINVAL;
+	if (range->start != start || range->len > TASK_SIZE ||
+	    !PAGE_ALIGNED(start))
+		return -EINVAL;
+	len = PAGE_ALIGN(range->len);
+	if (start > TASK_SIZE || len > TASK_SIZE - start)
+		return -EINVAL;
+	*startp = start;
+	*endp = start + len;
+	return 0;
+}
+
+/* XKSM_IOC_MERGEABLE and XKSM_IOC_UNMERGEABLE, on the caller's mm. */
+static long xksm_ioctl_range(struct xksm_range __user *uarg, bool merge)
+{
+	struct mm_struct *mm = current->mm;
+	unsigned long start, end;
+	struct xksm_range range;
+	int err;
+
+	if (copy_from_user(&range, uarg, sizeof(range)))
+		return -EFAULT;
+	err = xksm_check_range(&range, merge ? 0 : XKSM_KEEP_MERGED,
+			       &start, &end);
+	if (err)
+		return err;
+	if (!mm)
+		return -ESRCH;
+	if (start == end)
+		return 0;
+	if (merge)
+		return xksm_register(mm, start, end);
+	return xksm_unregister(mm, start, end, range.flags & XKSM_KEEP_MERGED);
+}
+
+static long xksm_ioctl_set_merge_any(struct xksm_merge_any __user *uarg)
+{
+	struct xksm_merge_any arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.enable > 1 ||
+	    !xksm_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	if (!current->mm)
+		return -ESRCH;
+	return xksm_set_merge_any(current->mm, arg.enable);
+}
+
+static long xksm_ioctl_get_merge_any(struct xksm_merge_any __user *uarg)
+{
+	struct xksm_merge_any arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (!xksm_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	if (!current->mm)
+		return -ESRCH;
+	arg.enable = xksm_get_merge_any(current->mm);
+	if (copy_to_user(uarg, &arg, sizeof(arg)))
+		return -EFAULT;
+	return 0;
+}
+
+static long xksm_ioctl_stats(struct xksm_stats __user *uarg)
+{
+	struct mm_struct *mm = current->mm;
+	struct xksm_stats stats;
+	struct xksm_mm_slot *slot;
+
+	if (copy_from_user(&stats, uarg, sizeof(stats)))
+		return -EFAULT;
+	if (!xksm_reserved_zero(stats.reserved, ARRAY_SIZE(stats.reserved)))
+		return -EINVAL;
+	if (!mm)
+		return -ESRCH;
+
+	memset(&stats, 0, sizeof(stats));
+	/* The slot stays while xksm_mmlist_lock is held (xksm.h). */
+	spin_lock(&xksm_mmlist_lock);
+	slot = xksm_get_mm_slot_locked(mm);
+	if (slot) {
+		stats.merging_pages = READ_ONCE(slot->merging_pages);
+		stats.rmap_items = READ_ONCE(slot->rmap_items);
+		stats.zero_pages = READ_ONCE(slot->zero_pages);
+		stats.merge_any = slot->merge_any;
+		stats.registered_bytes = xksm_registered_bytes(slot);
+		stats.mergeable = stats.merge_any || stats.registered_bytes;
+	}
+	spin_unlock(&xksm_mmlist_lock);
+	/* As the kernel's ksm_process_profit() */
+	stats.profit = (long)(stats.merging_pages + stats.zero_pages) * PAGE_SIZE -
+		       stats.rmap_items * sizeof(struct xksm_rmap_item);
+
+	if (copy_to_user(uarg, &stats, sizeof(stats)))
 		return -EFAULT;
 	return 0;
 }
@@ -57,6 +178,16 @@ static long xksm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case XKSM_IOC_API:
 		return xksm_ioctl_api(uarg);
+	case XKSM_IOC_MERGEABLE:
+		return xksm_ioctl_range(uarg, true);
+	case XKSM_IOC_UNMERGEABLE:
+		return xksm_ioctl_range(uarg, false);
+	case XKSM_IOC_SET_MERGE_ANY:
+		return xksm_ioctl_set_merge_any(uarg);
+	case XKSM_IOC_GET_MERGE_ANY:
+		return xksm_ioctl_get_merge_any(uarg);
+	case XKSM_IOC_STATS:
+		return xksm_ioctl_stats(uarg);
 	default:
 		return -ENOTTY;
 	}

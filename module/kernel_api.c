@@ -27,7 +27,7 @@
 #include <asm/ibt.h>
 
 #include "xksm.h"
-#include "kernel_api.h"
+#include "compat.h"
 
 #define XKSM_FUNC(name)		DEFINE_STATIC_CALL_NULL(xksm_##name, name);
 #define XKSM_VAR(type, name)	type *xksm_var_##name;

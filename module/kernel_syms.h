@@ -50,6 +50,9 @@ XKSM_FUNC(page_remove_rmap)
 XKSM_FUNC(split_huge_page_to_list)
 #endif
 
+/* xksmd's CPU time, for the scan time advisor. */
+XKSM_FUNC(task_sched_runtime)
+
 /* anon_vma: references, and the trees reaping searches. */
 XKSM_FUNC(__put_anon_vma)		/* put_anon_vma() */
 XKSM_FUNC(folio_get_anon_vma)

@@ -22,12 +22,24 @@ static int __init xksm_init(void)
 	if (err)
 		return err;
 
-	err = xksm_sysfs_init();
+	err = xksm_mm_slot_init();
 	if (err)
 		return err;
+	err = xksm_rmap_item_init();
+	if (err)
+		goto undo_mm_slot;
+	err = xksm_stable_tree_init();
+	if (err)
+		goto undo_rmap_item;
+	xksm_merge_init();
 
+	err = xksm_scan_init();
+	if (err)
+		goto undo_stable_tree;
+	err = xksm_sysfs_init();
+	if (err)
+		goto undo_scan;
 	xksm_debugfs_init();
-
 	err = xksm_dev_init();
 	if (err)
 		goto undo_debugfs;
@@ -38,6 +50,14 @@ static int __init xksm_init(void)
 undo_debugfs:
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+undo_scan:
+	xksm_scan_exit();
+undo_stable_tree:
+	xksm_stable_tree_exit();
+undo_rmap_item:
+	xksm_rmap_item_exit();
+undo_mm_slot:
+	xksm_mm_slot_exit();
 	return err;
 }
 
@@ -46,6 +66,10 @@ static void __exit xksm_exit(void)
 	xksm_dev_exit();
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+	xksm_scan_exit();
+	xksm_stable_tree_exit();
+	xksm_rmap_item_exit();
+	xksm_mm_slot_exit();
 	pr_info("unloaded\n");
 }
 

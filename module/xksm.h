@@ -9,28 +9,69 @@
  * copy, as mainline KSM (mm/ksm.c) does for MADV_MERGEABLE memory.  It is a
  * module: it builds against a distro kernel's headers and needs no patch.
  *
- * The core mm reaches a KSM page's private data only through a few
- * out-of-line functions (rmap_walk_ksm, folio_migrate_ksm, ...), which read
- * the stable node that page->mapping points to.  xksm lays its stable nodes
- * and rmap_items out exactly as the kernel's own, so merged pages stay real
- * KSM pages for swap, migration, compaction and CoW (see DESIGN in the
- * README and stable_tree.c).
+ * The algorithm is mainline's.  xksmd (scan.c) walks the registered memory
+ * of every registered mm, a few pages at a time.  For each page it first
+ * searches the stable tree (stable_tree.c) of pages already merged; on a
+ * match the page is merged with that KSM page (merge.c).  Otherwise, if the
+ * page's checksum has not changed since the last pass (a volatile page is
+ * not worth comparing), it searches the unstable tree (unstable_tree.c) of
+ * pages seen in this pass: on a match both pages are merged into a new KSM
+ * page, which moves to the stable tree; else the page joins the unstable
+ * tree.  The unstable tree is thrown away and rebuilt every full pass, as
+ * its pages may change under it; the stable tree's pages are write
+ * protected, so it stays ordered.
+ *
+ * Every scanned page has an rmap_item (rmap_item.c), kept in a list per mm
+ * sorted by address; a merged page's rmap_items hang off its stable node,
+ * and that is how the kernel finds the ptes of a KSM page.  The core mm
+ * reaches a KSM page's private data only through a few out-of-line
+ * functions (rmap_walk_ksm, folio_migrate_ksm, ...), which read the stable
+ * node that page->mapping points to.  xksm lays its stable nodes and
+ * rmap_items out exactly as the kernel's own (asserted in stable_tree.c), so
+ * merged pages stay real KSM pages for swap, migration, compaction and CoW.
  *
  * Files, one concern each:
  *   main.c		module init/exit wiring
  *   kernel_api.c	binds the unexported kernel functions xksm calls
  *   compat.h		every kernel-version difference, and nothing else
  *   dev.c		/dev/xksm and its ioctls (include/uapi/linux/xksm.h)
- *   sysfs.c		/sys/kernel/mm/xksm/
+ *   mm_slot.c		registered mms and their registered ranges
+ *   scan.c		xksmd: the scanner thread and its cursor
+ *   rmap_item.c	rmap_items: allocation, the per-mm lists, removal
+ *   stable_tree.c	stable nodes, chains and dups, the stable tree
+ *   unstable_tree.c	the unstable tree
+ *   merge.c		write-protecting, replacing and unmerging pages
+ *   walk.c		page-table walks that skip holes fast
+ *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
  *
- * Lock order (outermost first), in the manner of mm/rmap.c: xksm takes no
- * lock of its own yet.  Each lock is added here where it nests among the
- * kernel's (mmap_lock, anon_vma->rwsem, page lock, page table lock).
+ * Lock order (outermost first), in the manner of mm/rmap.c:
+ *
+ *   xksm_thread_mutex			(scan.c: xksmd's work, run, knobs)
+ *     mm->mmap_lock			(of one mm at a time)
+ *       folio lock			(trylock when merging)
+ *         anon_vma->rwsem		(the kernel's rmap walks)
+ *           pte lock
+ *   xksm_mmlist_lock			(mm_slot.c: a spinlock, innermost;
+ *					 taken under any of the above)
+ *
+ * xksm_thread_mutex protects the stable and unstable trees, every
+ * rmap_item and stable node, the per-mm rmap lists, and the counters
+ * below.  xksmd holds it while it scans; run=2, the knobs that rebuild the
+ * trees, and module unload take it to stop xksmd.  The ioctls never take
+ * it: they serialize with xksmd through each mm's mmap_lock (registration
+ * changes hold it for write; xksmd merges only under it for read, after
+ * checking that the address is still registered).
  */
 #ifndef _XKSM_H
 #define _XKSM_H
 
+#include <linux/hashtable.h>
+#include <linux/list.h>
+#include <linux/maple_tree.h>
+#include <linux/mm_types.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
 #include <linux/types.h>
 
 struct seq_file;
@@ -42,19 +83,290 @@ struct seq_file;
 #error "XKSM_VERSION and XKSM_VERSION_CODE are set by Kbuild from dkms.conf"
 #endif
 
-/* kernel_api.c */
+/**
+ * struct xksm_stable_node - node of the stable rbtree, one per KSM page
+ * @node: rb node of this KSM page in the stable tree
+ * @head: (overlaying parent) &xksm_migrate_nodes: temporarily on that list;
+ *	XKSM_STABLE_NODE_DUP_HEAD: a dup hanging off a chain
+ * @hlist_dup: linked into the chain's @hlist, when a dup
+ * @list: linked into xksm_migrate_nodes, pending placement in the right tree
+ * @hlist: the rmap_items mapping this KSM page (a chain: its dups)
+ * @kpfn: page frame number of this KSM page (maybe temporarily on a wrong nid)
+ * @chain_prune_time: a chain's time of its last pruning of stale dups
+ * @rmap_hlist_len: number of rmap_items in @hlist, XKSM_STABLE_NODE_CHAIN
+ *	for a chain
+ * @nid: NUMA node id of the stable tree in which linked (may not match kpfn)
+ *
+ * The layout is the kernel's struct ksm_stable_node, field for field: the
+ * kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist and write
+ * @kpfn of the node that page->mapping points to.
+ */
+struct xksm_stable_node {
+	union {
+		struct rb_node node;	/* when node of stable tree */
+		struct {		/* when listed for migration */
+			struct list_head *head;
+			struct {
+				struct hlist_node hlist_dup;
+				struct list_head list;
+			};
+		};
+	};
+	struct hlist_head hlist;
+	union {
+		unsigned long kpfn;
+		unsigned long chain_prune_time;
+	};
+	/*
+	 * XKSM_STABLE_NODE_CHAIN can be any negative number, but better not
+	 * -1, to detect underflows reliably.
+	 */
+#define XKSM_STABLE_NODE_CHAIN	-1024
+	int rmap_hlist_len;
+	int nid;
+};
+
+/**
+ * struct xksm_rmap_item - reverse mapping item for one virtual address
+ * @rmap_list: next rmap_item in the mm_slot's rmap_list (sorted by address)
+ * @anon_vma: anon_vma in which to find this mapping, when stable (a
+ *	reference is held)
+ * @nid: NUMA node id of the unstable tree in which linked
+ * @mm: the mm this rmap_item maps into (the slot holds mmgrab() on it)
+ * @address: the virtual address (low bits: the flags below)
+ * @oldchecksum: checksum of the page when last scanned, when unstable
+ * @age: number of scans that found this page unmerged (smart_scan)
+ * @remaining_skips: scans to skip before the next look (smart_scan)
+ * @node: rb node of this rmap_item in the unstable tree
+ * @head: the stable node (a dup, never a chain) listing this rmap_item
+ * @hlist: link in @head's hlist
+ *
+ * The layout is the kernel's struct ksm_rmap_item: rmap_walk_ksm() reads
+ * @anon_vma, @mm, @address and @hlist.
+ */
+struct xksm_rmap_item {
+	struct xksm_rmap_item *rmap_list;
+	union {
+		struct anon_vma *anon_vma;	/* when stable */
+		int nid;			/* when in the unstable tree */
+	};
+	struct mm_struct *mm;
+	unsigned long address;		/* + low bits used for flags below */
+	unsigned int oldchecksum;	/* when unstable */
+	u8 age;
+	u8 remaining_skips;
+	union {
+		struct rb_node node;	/* when node of unstable tree */
+		struct {		/* when listed from stable tree */
+			struct xksm_stable_node *head;
+			struct hlist_node hlist;
+		};
+	};
+};
+
+#define XKSM_SEQNR_MASK		0x0ff	/* low bits of unstable tree seqnr */
+#define XKSM_UNSTABLE_FLAG	0x100	/* is a node of the unstable tree */
+#define XKSM_STABLE_FLAG	0x200	/* is listed from the stable tree */
+#define XKSM_ZERO_FLAG		0x400	/* its pte maps the zero page */
+
+/**
+ * struct xksm_mm_slot - an mm registered with xksm
+ * @hash: link in xksm_mm_slots_hash, under xksm_mmlist_lock
+ * @mm_node: link in the scan list (xksm_mm_head), under xksm_mmlist_lock
+ * @mm: the mm; the slot holds mmgrab() on it until the slot is freed
+ * @rmap_list: head of this mm's rmap_items, sorted by address; under
+ *	xksm_thread_mutex
+ * @ranges: the registered address ranges, as [first, last] entries of
+ *	value XKSM_RANGE_ON; changed with the mm's mmap_lock held for write,
+ *	read under it (the tree has its own lock too)
+ * @merge_any: all private anonymous memory of the mm is registered; as
+ *	@ranges
+ * @merging_pages: pages of this mm that share a KSM page
+ * @rmap_items: rmap_items of this mm
+ * @zero_pages: pages of this mm merged with the zero page
+ *
+ * A slot lives from its first registration until xksmd finds its mm gone
+ * (mm_users == 0) or nothing registered any more; only xksmd (or run=2 and
+ * unload, holding xksm_thread_mutex) frees it, and, for a live mm, only
+ * holding its mmap_lock, so that an ioctl holding that lock can trust the
+ * slot it found.  The counters are written under xksm_thread_mutex and
+ * read locklessly.
+ */
+struct xksm_mm_slot {
+	struct hlist_node hash;
+	struct list_head mm_node;
+	struct mm_struct *mm;
+	struct xksm_rmap_item *rmap_list;
+	struct maple_tree ranges;
+	bool merge_any;
+	unsigned long merging_pages;
+	unsigned long rmap_items;
+	unsigned long zero_pages;
+};
+
+/* The states of registered ranges (mm_slot.c) */
+#define XKSM_RANGE_ON	xa_mk_value(1)	/* registered */
+#define XKSM_RANGE_OFF	xa_mk_value(2)	/* excluded from merge-any */
+#define XKSM_RANGE_KEEP	xa_mk_value(3)	/* unregistered, merged pages kept */
+
+/**
+ * struct xksm_scan - xksmd's cursor; the one instance is xksm_scan
+ * @mm_slot: the slot being scanned (&xksm_mm_head between passes)
+ * @address: the next address in it to scan
+ * @rmap_list: link to the next rmap_item to scan in its rmap_list
+ * @seqnr: count of completed full scans (low bits tag unstable rmap_items)
+ *
+ * Under xksm_thread_mutex; @mm_slot is also read under xksm_mmlist_lock.
+ */
+struct xksm_scan {
+	struct xksm_mm_slot *mm_slot;
+	unsigned long address;
+	struct xksm_rmap_item **rmap_list;
+	unsigned long seqnr;
+};
+
+/* xksm_run values, as mainline's */
+#define XKSM_RUN_STOP		0
+#define XKSM_RUN_MERGE		1
+#define XKSM_RUN_UNMERGE	2
+
+/* --- scan.c: xksmd, its lock, cursor and knobs ------------------------- */
+extern struct mutex xksm_thread_mutex;
+extern struct xksm_scan xksm_scan;
+extern unsigned long xksm_run;
+extern unsigned int xksm_thread_pages_to_scan;
+extern unsigned int xksm_thread_sleep_millisecs;
+extern bool xksm_smart_scan;
+extern unsigned long xksm_pages_scanned;
+extern unsigned long xksm_pages_skipped;
+enum xksm_advisor_type { XKSM_ADVISOR_NONE, XKSM_ADVISOR_SCAN_TIME };
+extern enum xksm_advisor_type xksm_advisor;
+extern unsigned long xksm_advisor_max_pages_to_scan;
+extern unsigned long xksm_advisor_min_pages_to_scan;
+extern unsigned int xksm_advisor_max_cpu;
+extern unsigned long xksm_advisor_target_scan_time;
+void xksm_set_advisor_defaults(void);
+int xksm_scan_init(void);
+void xksm_scan_exit(void);
+void xksm_wake_xksmd(void);
+void xksm_sleep_changed(void);
+int xksm_unmerge_all(void);
+int xksm_set_merge_across_nodes(bool across);
+
+/* --- mm_slot.c --------------------------------------------------------- */
+extern spinlock_t xksm_mmlist_lock;
+extern struct xksm_mm_slot xksm_mm_head;
+int xksm_mm_slot_init(void);
+void xksm_mm_slot_exit(void);
+struct xksm_mm_slot *xksm_get_mm_slot(struct mm_struct *mm);
+struct xksm_mm_slot *xksm_get_mm_slot_locked(struct mm_struct *mm);
+void xksm_free_mm_slot(struct xksm_mm_slot *slot);
+bool xksm_test_exit(struct mm_struct *mm);
+bool xksm_vma_compatible(struct vm_area_struct *vma);
+bool xksm_addr_registered(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
+			  unsigned long addr);
+bool xksm_addr_kept(struct xksm_mm_slot *slot, unsigned long addr);
+struct vm_area_struct *xksm_find_mergeable_vma(struct mm_struct *mm,
+					       unsigned long addr);
+bool xksm_slot_has_ranges(struct xksm_mm_slot *slot);
+int xksm_register(struct mm_struct *mm, unsigned long start, unsigned long end);
+int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end,
+		    bool keep_merged);
+int xksm_set_merge_any(struct mm_struct *mm, bool enable);
+bool xksm_get_merge_any(struct mm_struct *mm);
+unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot);
+
+/* --- rmap_item.c ------------------------------------------------------- */
+extern unsigned long xksm_rmap_items;
+int xksm_rmap_item_init(void);
+void xksm_rmap_item_exit(void);
+struct xksm_rmap_item *xksm_find_rmap_item(struct xksm_mm_slot *slot,
+					   struct xksm_rmap_item **rmap_list,
+					   unsigned long addr);
+struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
+					       struct xksm_rmap_item **rmap_list,
+					       unsigned long addr);
+void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item);
+void xksm_remove_trailing_rmap_items(struct xksm_rmap_item **rmap_list);
+void xksm_remove_rmap_items_range(struct xksm_mm_slot *slot, unsigned long start,
+				  unsigned long end);
+
+/* --- stable_tree.c ----------------------------------------------------- */
+extern unsigned long xksm_pages_shared;
+extern unsigned long xksm_pages_sharing;
+extern unsigned long xksm_stable_node_chains;
+extern unsigned long xksm_stable_node_dups;
+extern unsigned int xksm_stable_node_chains_prune_millisecs;
+extern int xksm_max_page_sharing;
+extern unsigned int xksm_merge_across_nodes;
+extern int xksm_nr_node_ids;
+extern struct rb_root *xksm_root_stable_tree;
+extern struct list_head xksm_migrate_nodes;
+int xksm_stable_tree_init(void);
+void xksm_stable_tree_exit(void);
+struct xksm_stable_node *xksm_folio_stable_node(struct folio *folio);
+struct folio *xksm_get_ksm_folio(struct xksm_stable_node *stable_node,
+				 int flags);
+#define XKSM_GET_FOLIO_NOLOCK	0
+#define XKSM_GET_FOLIO_LOCK	1
+#define XKSM_GET_FOLIO_TRYLOCK	2
+struct page *xksm_stable_tree_search(struct page *page);
+struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio);
+void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
+			     struct xksm_stable_node *stable_node,
+			     bool max_page_sharing_bypass);
+bool xksm_is_page_sharing_candidate(struct xksm_stable_node *stable_node);
+int xksm_remove_all_stable_nodes(void);
+void xksm_orphan_all_stable_nodes(void);
+int xksm_get_kpfn_nid(unsigned long kpfn);
+void xksm_stable_node_to_migrate_list(struct xksm_stable_node *stable_node);
+void xksm_stable_tree_show(struct seq_file *m);
+
+/* --- unstable_tree.c --------------------------------------------------- */
+extern unsigned long xksm_pages_unshared;
+extern struct rb_root *xksm_root_unstable_tree;
+struct xksm_rmap_item *
+xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
+				 struct page *page, struct page **tree_pagep);
+void xksm_unstable_tree_reset(void);
+
+/* --- merge.c ----------------------------------------------------------- */
+extern bool xksm_use_zero_pages;
+extern unsigned int xksm_zero_checksum;
+extern atomic_long_t xksm_zero_pages;
+void xksm_merge_init(void);
+u32 xksm_calc_checksum(struct page *page);
+int xksm_memcmp_pages(struct page *page1, struct page *page2);
+struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item);
+void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item);
+void xksm_break_cow(struct xksm_rmap_item *rmap_item);
+int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
+		       unsigned long start, unsigned long end);
+
+/* --- walk.c ----------------------------------------------------------- */
+struct xksm_walk_result {
+	struct page *page;	/* the page found (scan), or NULL */
+	struct folio *folio;	/* its folio, with a reference (scan) */
+	unsigned long addr;	/* where */
+	bool zero;		/* a pte mapping the zero page */
+};
+
+bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
+
+/* --- kernel_api.c ------------------------------------------------------ */
 int xksm_kernel_api_init(void);
 void xksm_kernel_api_show(struct seq_file *m);
 
-/* dev.c */
+/* --- dev.c ------------------------------------------------------------- */
 int xksm_dev_init(void);
 void xksm_dev_exit(void);
 
-/* sysfs.c */
+/* --- sysfs.c ----------------------------------------------------------- */
 int xksm_sysfs_init(void);
 void xksm_sysfs_exit(void);
 
-/* debugfs.c */
+/* --- debugfs.c --------------------------------------------------------- */
 void xksm_debugfs_init(void);
 void xksm_debugfs_exit(void);
 

@@ -1,0 +1,625 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * merge.c - merging pages into KSM pages, and copying them back.
+ *
+ * To merge a page with a KSM page (or two pages into a new one), xksm
+ * write-protects the page's pte (write_protect_page()), checks that nothing
+ * but its ptes holds a reference (no O_DIRECT or other pin in flight),
+ * compares the contents with the pte read-only, and replaces the pte with
+ * one mapping the KSM page (replace_page()).  The first page of a new KSM
+ * page is merged "with itself": it becomes PageKsm in place.
+ *
+ * Unmerging is a fault: the kernel's CoW code copies a KSM page (or the
+ * zero page) to a private page when asked to unshare it.
+ *
+ * The pages touched here are locked with trylock: xksmd prefers to move on
+ * and come back than to wait.  Everything but xksm_unmerge_range() runs in
+ * xksmd under xksm_thread_mutex.
+ */
+
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/xxhash.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+/* Whether to merge empty pages with the zero page (use_zero_pages) */
+bool xksm_use_zero_pages __read_mostly;
+
+/* Checksum of an empty (zeroed) page */
+unsigned int xksm_zero_checksum __read_mostly;
+
+/* How many pages xksm has mapped to the zero page (ksm_zero_pages) */
+atomic_long_t xksm_zero_pages = ATOMIC_LONG_INIT(0);
+
+u32 xksm_calc_checksum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u32 checksum = xxhash(addr, PAGE_SIZE, 0);
+
+	kunmap_local(addr);
+	return checksum;
+}
+
+/* memcmp of two pages' contents (the kernel's memcmp_pages() is private). */
+int xksm_memcmp_pages(struct page *page1, struct page *page2)
+{
+	char *addr1, *addr2;
+	int ret;
+
+	addr1 = kmap_local_page(page1);
+	addr2 = kmap_local_page(page2);
+	ret = memcmp(addr1, addr2, PAGE_SIZE);
+	kunmap_local(addr2);
+	kunmap_local(addr1);
+	return ret;
+}
+
+static bool xksm_pages_identical(struct page *page1, struct page *page2)
+{
+	return !xksm_memcmp_pages(page1, page2);
+}
+
+/*
+ * The anonymous page at an rmap_item's address, with a reference, if xksm
+ * may still merge there.
+ */
+struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
+{
+	struct mm_struct *mm = rmap_item->mm;
+	unsigned long addr = rmap_item->address & PAGE_MASK;
+	struct vm_area_struct *vma;
+	struct page *page = NULL;
+
+	mmap_read_lock(mm);
+	vma = xksm_find_mergeable_vma(mm, addr);
+	if (vma)
+		page = xksm_get_anon_page(vma, addr);
+	if (page) {
+		flush_anon_page(vma, page, addr);
+		flush_dcache_page(page);
+	}
+	mmap_read_unlock(mm);
+	return page;
+}
+
+/*
+ * Copy the KSM (or zero) page at @addr of @vma back into a private page,
+ * as mainline's break_ksm().  Loops because the fault may back out on a
+ * racing pte update.  mmap_lock held.
+ */
+static int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr,
+			  bool zero_too)
+{
+	vm_fault_t ret = 0;
+
+	do {
+		enum xksm_pte_kind kind;
+
+		cond_resched();
+		kind = xksm_pte_kind(vma, addr);
+		if (kind == XKSM_PTE_OTHER ||
+		    (kind == XKSM_PTE_ZERO && !zero_too))
+			return 0;
+		ret = xksm_unshare_fault(vma, addr);
+	} while (!(ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM)));
+	/*
+	 * VM_FAULT_SIGBUS could occur if we race with truncation of the
+	 * backing file, which also invalidates anonymous pages: that's okay,
+	 * that truncation will have unmapped the KSM page for us.
+	 * VM_FAULT_OOM: a memory cgroup at its limit; report it.
+	 */
+	return (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+}
+
+/*
+ * Undo a merge that was just made: the rmap_item's page is a KSM page
+ * mapped only here.  Drops the anon_vma reference the merge took.
+ */
+void xksm_break_cow(struct xksm_rmap_item *rmap_item)
+{
+	struct mm_struct *mm = rmap_item->mm;
+	unsigned long addr = rmap_item->address & PAGE_MASK;
+	struct vm_area_struct *vma;
+
+	/* Whenever we break COW to undo a merge, we drop the anon_vma too. */
+	xksm_put_anon_vma(rmap_item->anon_vma);
+
+	mmap_read_lock(mm);
+	vma = xksm_find_mergeable_vma(mm, addr);
+	if (vma)
+		xksm_break_ksm(vma, addr, false);
+	mmap_read_unlock(mm);
+}
+
+static int write_protect_page(struct vm_area_struct *vma, struct folio *folio,
+			      pte_t *orig_pte)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	XKSM_DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma);
+	struct mmu_notifier_range range;
+	bool anon_exclusive, mapped;
+	int err = -EFAULT;
+	pte_t entry;
+	int swapped;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return err;
+
+	pvmw.address = xksm_call(page_address_in_vma)(&folio->page, vma);
+	if (pvmw.address == -EFAULT)
+		return err;
+
+	xksm_mmu_notifier_start(&range, vma, pvmw.address);
+
+	mapped = xksm_call(page_vma_mapped_walk)(&pvmw);
+	if (!mapped)
+		goto out_mn;
+	if (WARN_ONCE(!pvmw.pte, "Unexpected PMD mapping?"))
+		goto out_unlock;
+
+	anon_exclusive = PageAnonExclusive(&folio->page);
+	entry = ptep_get(pvmw.pte);
+	if (xksm_pte_needs_wrprotect(entry) || anon_exclusive ||
+	    mm_tlb_flush_pending(mm)) {
+		swapped = folio_test_swapcache(folio);
+		flush_cache_page(vma, pvmw.address, folio_pfn(folio));
+		/*
+		 * get_user_pages_fast() takes no lock, so the check of the
+		 * page count against the mapcount below would be racy with
+		 * O_DIRECT starting right after it.  So clear the pte and
+		 * flush the TLB first: no new GUP can start then.
+		 *
+		 * No need to notify: the pte is only downgraded to
+		 * read-only, still pointing to the same page.
+		 */
+		entry = xksm_call(ptep_clear_flush)(vma, pvmw.address, pvmw.pte);
+		/* Check that no O_DIRECT or similar I/O is in flight. */
+		if (xksm_mapcount(&folio->page) + 1 + swapped !=
+		    folio_ref_count(folio)) {
+			set_pte_at(mm, pvmw.address, pvmw.pte, entry);
+			goto out_unlock;
+		}
+
+		/* See folio_try_share_anon_rmap_pte(): clear PTE first. */
+		if (anon_exclusive && xksm_try_share_anon_rmap(&folio->page)) {
+			set_pte_at(mm, pvmw.address, pvmw.pte, entry);
+			goto out_unlock;
+		}
+
+		if (pte_dirty(entry))
+			folio_mark_dirty(folio);
+		entry = xksm_pte_wrprotect_clean(entry);
+		xksm_set_pte_notify(mm, pvmw.address, pvmw.pte, entry);
+	}
+	*orig_pte = entry;
+	err = 0;
+
+out_unlock:
+	page_vma_mapped_walk_done(&pvmw);
+out_mn:
+	xksm_mmu_notifier_end(&range);
+	return err;
+}
+
+/*
+ * Replace the pte at which @vma maps @page, still @orig_pte, by one mapping
+ * @kpage (a KSM page, or the zero page).
+ */
+static int replace_page(struct vm_area_struct *vma, struct page *page,
+			struct page *kpage, pte_t orig_pte)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	struct folio *folio;
+	unsigned long addr;
+	pte_t *ptep, newpte;
+	spinlock_t *ptl;	/* the page table lock of ptep */
+	pmd_t *pmd, pmde;
+	int err = -EFAULT;
+
+	addr = xksm_call(page_address_in_vma)(page, vma);
+	if (addr == -EFAULT)
+		return err;
+
+	pmd = xksm_call(mm_find_pmd)(mm, addr);
+	if (!pmd)
+		return err;
+	/*
+	 * Some THP functions use the sequence pmdp_huge_clear_flush(),
+	 * set_pmd_at() without holding the anon_vma lock for write: so when
+	 * looking for a genuine pmde (in which to find pte), test present
+	 * and !THP together.
+	 */
+	pmde = xksm_pmdp_get_lockless(pmd);
+	if (!pmd_present(pmde) || pmd_trans_huge(pmde))
+		return err;
+
+	xksm_mmu_notifier_start(&range, vma, addr);
+
+	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		goto out_mn;
+	if (!pte_same(ptep_get(ptep), orig_pte)) {
+		pte_unmap_unlock(ptep, ptl);
+		goto out_mn;
+	}
+
+	if (!is_zero_pfn(page_to_pfn(kpage))) {
+		get_page(kpage);
+		xksm_add_anon_rmap_pte(kpage, vma, addr);
+		newpte = mk_pte(kpage, vma->vm_page_prot);
+	} else {
+		/*
+		 * The zero page is mapped clean, as any read fault maps it:
+		 * the kernel's own KSM marks its zero pages dirty and counts
+		 * them (6.12), and must not count xksm's.  xksm counts them
+		 * through its rmap_items.
+		 *
+		 * An anonymous page is replaced by one that is not: fix the
+		 * counter, else /proc is wrong and exit_mmap() complains.
+		 */
+		newpte = pte_mkspecial(pfn_pte(page_to_pfn(kpage),
+					       vma->vm_page_prot));
+		xksm_dec_mm_counter(mm, MM_ANONPAGES);
+	}
+
+	flush_cache_page(vma, addr, pte_pfn(ptep_get(ptep)));
+	/*
+	 * No need to notify as we are replacing a read only page with another
+	 * read only page with the same content.
+	 */
+	xksm_call(ptep_clear_flush)(vma, addr, ptep);
+	xksm_set_pte_notify(mm, addr, ptep, newpte);
+
+	folio = page_folio(page);
+	xksm_remove_rmap_pte(page, vma);
+	if (!folio_mapped(folio))
+		xksm_call(folio_free_swap)(folio);
+	folio_put(folio);
+
+	pte_unmap_unlock(ptep, ptl);
+	err = 0;
+out_mn:
+	xksm_mmu_notifier_end(&range);
+	return err;
+}
+
+/*
+ * Merge @page (mapped by @vma) into @kpage, a KSM page or the zero page; or,
+ * with @kpage NULL, make @page itself a KSM page (its stable node is set
+ * later by xksm_stable_tree_insert()).  Returns 0 or -EFAULT.
+ */
+static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
+				 struct page *kpage)
+{
+	pte_t orig_pte = __pte(0);
+	int err = -EFAULT;
+
+	if (page == kpage)			/* ksm page forked */
+		return 0;
+
+	if (!PageAnon(page))
+		return err;
+
+	/*
+	 * We need the page lock to read a stable swapcache flag in
+	 * write_protect_page().  trylock: rather than wait, scan on and come
+	 * back to this page when it is unlocked.
+	 */
+	if (!trylock_page(page))
+		return err;
+
+	if (PageTransCompound(page)) {
+		if (xksm_split_huge_page(page))
+			goto out_unlock;
+	}
+
+	/*
+	 * If this anonymous page is mapped only here, its pte may need to be
+	 * write-protected.  If it's mapped elsewhere, all of its ptes are
+	 * necessarily already write-protected.  But in either case, we need
+	 * to lock and check page_count is not raised.
+	 */
+	if (write_protect_page(vma, page_folio(page), &orig_pte) == 0) {
+		if (!kpage) {
+			/*
+			 * While we hold the page lock, upgrade the page from
+			 * PageAnon+anon_vma to PageKsm with a NULL stable
+			 * node: xksm_stable_tree_insert() sets the node.
+			 */
+			page_folio(page)->mapping =
+				(void *)PAGE_MAPPING_KSM;
+			mark_page_accessed(page);
+			/*
+			 * Page reclaim just frees a clean page with no dirty
+			 * ptes: make sure that the ksm page would be swapped.
+			 */
+			if (!PageDirty(page))
+				SetPageDirty(page);
+			err = 0;
+		} else if (xksm_pages_identical(page, kpage)) {
+			err = replace_page(vma, page, kpage, orig_pte);
+		}
+	}
+
+out_unlock:
+	unlock_page(page);
+	return err;
+}
+
+/*
+ * An empty page: merge it with the zero page, if use_zero_pages.  Returns 0
+ * if merged, 1 if there is nothing to do (the address is no longer
+ * mergeable), -EFAULT if it could not be merged.
+ */
+static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
+				       struct page *page)
+{
+	struct mm_struct *mm = rmap_item->mm;
+	unsigned long addr = rmap_item->address & PAGE_MASK;
+	struct vm_area_struct *vma;
+	int err = -EFAULT;
+
+	if (!xksm_use_zero_pages || rmap_item->oldchecksum != xksm_zero_checksum)
+		return err;
+
+	mmap_read_lock(mm);
+	vma = xksm_find_mergeable_vma(mm, addr);
+	if (vma)
+		err = try_to_merge_one_page(vma, page, ZERO_PAGE(addr));
+	else
+		err = 1;
+	mmap_read_unlock(mm);
+
+	if (!err) {
+		struct xksm_mm_slot *slot = xksm_get_mm_slot(mm);
+
+		rmap_item->address |= XKSM_ZERO_FLAG;
+		if (slot)
+			slot->zero_pages++;
+		atomic_long_inc(&xksm_zero_pages);
+	}
+	return err;
+}
+
+/*
+ * Merge the rmap_item's page into @kpage (NULL: make it a KSM page).  On
+ * success the rmap_item, out of the unstable tree, holds a reference on the
+ * anon_vma, ready for xksm_stable_tree_append().  Returns 0 or -EFAULT.
+ */
+static int try_to_merge_with_ksm_page(struct xksm_rmap_item *rmap_item,
+				      struct page *page, struct page *kpage)
+{
+	struct mm_struct *mm = rmap_item->mm;
+	struct vm_area_struct *vma;
+	int err = -EFAULT;
+
+	mmap_read_lock(mm);
+	vma = xksm_find_mergeable_vma(mm, rmap_item->address & PAGE_MASK);
+	if (!vma)
+		goto out;
+
+	err = try_to_merge_one_page(vma, page, kpage);
+	if (err)
+		goto out;
+
+	/* Unstable nid is in union with stable anon_vma: remove first */
+	xksm_remove_rmap_item_from_tree(rmap_item);
+
+	/* Must get reference to anon_vma while still holding mmap_lock */
+	rmap_item->anon_vma = vma->anon_vma;
+	get_anon_vma(vma->anon_vma);
+out:
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/*
+ * Merge two identical pages into a new KSM page: @page becomes it, and
+ * @tree_page is replaced by it.  Returns the KSM page, or NULL.
+ */
+static struct page *try_to_merge_two_pages(struct xksm_rmap_item *rmap_item,
+					   struct page *page,
+					   struct xksm_rmap_item *tree_rmap_item,
+					   struct page *tree_page)
+{
+	int err;
+
+	err = try_to_merge_with_ksm_page(rmap_item, page, NULL);
+	if (!err) {
+		err = try_to_merge_with_ksm_page(tree_rmap_item, tree_page, page);
+		/*
+		 * If that fails, we have a ksm page with only one pte
+		 * pointing to it: so break it.
+		 */
+		if (err)
+			xksm_break_cow(rmap_item);
+	}
+	return err ? NULL : page;
+}
+
+/**
+ * xksm_cmp_and_merge_page - the heart of a scan step
+ * @page: the page at the rmap_item's address (a reference held)
+ * @rmap_item: its rmap_item
+ *
+ * First see if the page can be merged into the stable tree; if not, compare
+ * its checksum to the last one and, if it is unchanged, see if it can be
+ * inserted into the unstable tree, or merged with a page already there and
+ * both moved to the stable tree.
+ */
+void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item)
+{
+	struct xksm_rmap_item *tree_rmap_item;
+	bool max_page_sharing_bypass = false;
+	struct xksm_stable_node *stable_node;
+	struct page *tree_page = NULL;
+	unsigned int checksum;
+	struct page *kpage;
+	int err;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	stable_node = xksm_folio_stable_node(page_folio(page));
+	if (stable_node) {
+		if (stable_node->head != &xksm_migrate_nodes &&
+		    xksm_get_kpfn_nid(READ_ONCE(stable_node->kpfn)) !=
+		    stable_node->nid)
+			/* Migrated to another node: re-place it. */
+			xksm_stable_node_to_migrate_list(stable_node);
+		if (stable_node->head != &xksm_migrate_nodes &&
+		    rmap_item->head == stable_node)
+			return;
+		/* A KSM fork may go over the sharing limit without warnings. */
+		if (!xksm_is_page_sharing_candidate(stable_node))
+			max_page_sharing_bypass = true;
+	} else {
+		xksm_remove_rmap_item_from_tree(rmap_item);
+
+		/*
+		 * If the checksum of the page has changed since the last
+		 * time, this page is changing frequently: don't insert it in
+		 * the unstable tree, nor waste time searching for something
+		 * identical to it there.
+		 */
+		checksum = xksm_calc_checksum(page);
+		if (rmap_item->oldchecksum != checksum) {
+			rmap_item->oldchecksum = checksum;
+			return;
+		}
+
+		if (try_to_merge_with_zero_page(rmap_item, page) >= 0)
+			return;
+	}
+
+	/* We first start with searching the page inside the stable tree */
+	kpage = xksm_stable_tree_search(page);
+	if (kpage == page && rmap_item->head == stable_node) {
+		put_page(kpage);
+		return;
+	}
+
+	xksm_remove_rmap_item_from_tree(rmap_item);
+
+	if (kpage) {
+		if (PTR_ERR(kpage) == -EBUSY)
+			return;
+
+		err = try_to_merge_with_ksm_page(rmap_item, page, kpage);
+		if (!err) {
+			/*
+			 * The page was successfully merged: add its rmap_item
+			 * to the stable tree.
+			 */
+			lock_page(kpage);
+			xksm_stable_tree_append(rmap_item,
+						xksm_folio_stable_node(page_folio(kpage)),
+						max_page_sharing_bypass);
+			unlock_page(kpage);
+		}
+		put_page(kpage);
+		return;
+	}
+
+	tree_rmap_item = xksm_unstable_tree_search_insert(rmap_item, page,
+							   &tree_page);
+	if (tree_rmap_item) {
+		bool split;
+
+		kpage = try_to_merge_two_pages(rmap_item, page, tree_rmap_item,
+					       tree_page);
+		/*
+		 * If both pages belong to the same compound page, the
+		 * reference count was raised twice and split_huge_page()
+		 * failed: note it, to split again once the reference is
+		 * dropped.
+		 */
+		split = PageTransCompound(page) &&
+			compound_head(page) == compound_head(tree_page);
+		put_page(tree_page);
+		if (kpage) {
+			/*
+			 * The pages were successfully merged: insert a new
+			 * node in the stable tree and add both rmap_items.
+			 */
+			lock_page(kpage);
+			stable_node = xksm_stable_tree_insert(page_folio(kpage));
+			if (stable_node) {
+				xksm_stable_tree_append(tree_rmap_item,
+							stable_node, false);
+				xksm_stable_tree_append(rmap_item, stable_node,
+							false);
+			}
+			unlock_page(kpage);
+
+			/*
+			 * If the page could not go into the stable tree, two
+			 * addresses map a KSM page outside it: break both.
+			 */
+			if (!stable_node) {
+				xksm_break_cow(tree_rmap_item);
+				xksm_break_cow(rmap_item);
+			}
+		} else if (split) {
+			/*
+			 * Both pages belonged to one compound page: split it
+			 * now, and merge on a later pass.  Not worth waiting
+			 * for the lock.
+			 */
+			if (!trylock_page(page))
+				return;
+			xksm_split_huge_page(page);
+			unlock_page(page);
+		}
+	}
+}
+
+/*
+ * Copy back every page xksm merged in [start, end) of @vma: every KSM page
+ * (the kernel's own KSM never maps its pages where xksm merges), and the
+ * zero pages this mm's rmap_items recorded as merged.  mmap_lock held, and
+ * xksm_thread_mutex (for the rmap_list).
+ */
+int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
+		       unsigned long start, unsigned long end)
+{
+	struct xksm_rmap_item *rmap_item = slot->rmap_list;
+	struct xksm_walk_result res;
+	unsigned long addr = start;
+	int err = 0;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	mmap_assert_locked(vma->vm_mm);
+	while (addr < end && !err) {
+		bool zero = false;
+
+		if (xksm_test_exit(vma->vm_mm))
+			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (!xksm_walk_next(vma, addr, end, true, &res))
+			break;
+		addr = res.addr;
+		if (res.zero) {
+			/* Only the zero pages xksm put there. */
+			while (rmap_item && (rmap_item->address & PAGE_MASK) < addr)
+				rmap_item = rmap_item->rmap_list;
+			zero = rmap_item &&
+			       (rmap_item->address & PAGE_MASK) == addr &&
+			       (rmap_item->address & XKSM_ZERO_FLAG);
+		}
+		if (!res.zero || zero)
+			err = xksm_break_ksm(vma, addr, zero);
+		addr += PAGE_SIZE;
+	}
+	return err;
+}
+
+void xksm_merge_init(void)
+{
+	xksm_zero_checksum = xksm_calc_checksum(ZERO_PAGE(0));
+}

@@ -1,0 +1,437 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mm_slot.c - the mms registered with xksm, and what of each is registered.
+ *
+ * The kernel's KSM marks mergeable memory with VM_MERGEABLE on each vma and
+ * hooks fork and exit.  A module can do neither, so xksm keeps, per
+ * registered mm, a maple tree of address ranges with their state:
+ *
+ *   XKSM_RANGE_ON	registered: xksmd merges here
+ *   XKSM_RANGE_OFF	excluded from merge-any (XKSM_IOC_UNMERGEABLE on a
+ *			merge-any mm)
+ *   XKSM_RANGE_KEEP	unregistered with XKSM_KEEP_MERGED: nothing new is
+ *			merged, but the pages already merged stay tracked
+ *
+ * and a merge_any flag under which every range that is not OFF or KEEP
+ * counts as ON.  Only vmas xksm can merge count (xksm_vma_compatible()):
+ * not shared or special mappings, and not memory the kernel's own KSM
+ * manages (VM_MERGEABLE, or an mm in the kernel's merge-any mode), so that
+ * the kernel's ksmd and xksmd never meet on a page.
+ *
+ * Exit is noticed lazily: a slot holds mmgrab() on its mm, and xksmd frees
+ * the slot once it finds mm_users at zero (scan.c), as mainline's ksmd does
+ * after ksm_exit().
+ *
+ * Registration changes take the mm's mmap_lock for write; xksmd reads the
+ * ranges, and merges, under it for read.  So once an unregister has
+ * updated the tree, no merge can start in that range, and it can then
+ * unmerge what is there with the lock downgraded to read.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/hashtable.h>
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+/*
+ * xksm_mmlist_lock protects xksm_mm_head's list, xksm_mm_slots_hash, and
+ * xksm_scan.mm_slot when read outside xksm_thread_mutex.  A spinlock: it is
+ * the innermost lock, taken under mmap_lock and xksm_thread_mutex.
+ */
+DEFINE_SPINLOCK(xksm_mmlist_lock);
+
+/* The head of the scan list of registered mms; never a real mm. */
+struct xksm_mm_slot xksm_mm_head = {
+	.mm_node = LIST_HEAD_INIT(xksm_mm_head.mm_node),
+};
+
+#define XKSM_MM_SLOTS_HASH_BITS 10
+static DEFINE_HASHTABLE(xksm_mm_slots_hash, XKSM_MM_SLOTS_HASH_BITS);
+
+static struct kmem_cache *xksm_mm_slot_cache;
+
+/*
+ * xksmd and the unmerge paths must not touch an mm's page tables once its
+ * last user has gone: exit_mmap() is tearing them down, and the slot's
+ * mmgrab() keeps only the mm_struct itself.
+ */
+bool xksm_test_exit(struct mm_struct *mm)
+{
+	return atomic_read(&mm->mm_users) == 0;
+}
+
+struct xksm_mm_slot *xksm_get_mm_slot_locked(struct mm_struct *mm)
+{
+	struct xksm_mm_slot *slot;
+
+	lockdep_assert_held(&xksm_mmlist_lock);
+	hash_for_each_possible(xksm_mm_slots_hash, slot, hash, (unsigned long)mm)
+		if (slot->mm == mm)
+			return slot;
+	return NULL;
+}
+
+/*
+ * The slot of @mm, or NULL.  The caller keeps it valid by holding @mm's
+ * mmap_lock, or xksm_thread_mutex (see struct xksm_mm_slot).
+ */
+struct xksm_mm_slot *xksm_get_mm_slot(struct mm_struct *mm)
+{
+	struct xksm_mm_slot *slot;
+
+	spin_lock(&xksm_mmlist_lock);
+	slot = xksm_get_mm_slot_locked(mm);
+	spin_unlock(&xksm_mmlist_lock);
+	return slot;
+}
+
+/*
+ * Free a slot that has been taken off the hash and the list.  Its
+ * rmap_items must be gone already.
+ */
+void xksm_free_mm_slot(struct xksm_mm_slot *slot)
+{
+	struct mm_struct *mm = slot->mm;
+
+	WARN_ON_ONCE(slot->rmap_list);
+	mtree_destroy(&slot->ranges);
+	kmem_cache_free(xksm_mm_slot_cache, slot);
+	mmdrop(mm);
+}
+
+/*
+ * Can xksm merge in this vma at all?  As mainline's vma_ksm_compatible(),
+ * plus: never in memory the kernel's own KSM manages.
+ */
+bool xksm_vma_compatible(struct vm_area_struct *vma)
+{
+	if (vma->vm_flags & (VM_SHARED  | VM_MAYSHARE   | VM_PFNMAP  |
+			     VM_IO      | VM_DONTEXPAND | VM_HUGETLB |
+			     VM_MIXEDMAP | VM_DROPPABLE | VM_MERGEABLE))
+		return false;
+	if (vma_is_dax(vma))
+		return false;
+	if (xksm_kernel_merge_any(vma->vm_mm))
+		return false;
+	return true;
+}
+
+static void *xksm_range_state(struct xksm_mm_slot *slot, unsigned long addr)
+{
+	return mtree_load(&slot->ranges, addr);
+}
+
+/* May xksmd merge the page at @addr of @vma?  mmap_lock held. */
+bool xksm_addr_registered(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
+			  unsigned long addr)
+{
+	void *state;
+
+	mmap_assert_locked(vma->vm_mm);
+	if (!xksm_vma_compatible(vma))
+		return false;
+	state = xksm_range_state(slot, addr);
+	return state == XKSM_RANGE_ON || (slot->merge_any && !state);
+}
+
+/* Must xksmd keep tracking what is merged at @addr, without merging more? */
+bool xksm_addr_kept(struct xksm_mm_slot *slot, unsigned long addr)
+{
+	return xksm_range_state(slot, addr) == XKSM_RANGE_KEEP;
+}
+
+/*
+ * The vma at @addr if xksm may merge there, as mainline's
+ * find_mergeable_vma(): the mm is alive, the address registered, and the
+ * vma has an anon_vma.  mmap_lock held.
+ */
+struct vm_area_struct *xksm_find_mergeable_vma(struct mm_struct *mm,
+					       unsigned long addr)
+{
+	struct xksm_mm_slot *slot;
+	struct vm_area_struct *vma;
+
+	mmap_assert_locked(mm);
+	if (xksm_test_exit(mm))
+		return NULL;
+	vma = vma_lookup(mm, addr);
+	if (!vma || !vma->anon_vma)
+		return NULL;
+	slot = xksm_get_mm_slot(mm);
+	if (!slot || !xksm_addr_registered(slot, vma, addr))
+		return NULL;
+	return vma;
+}
+
+/* Is anything of this slot's mm registered or kept?  mmap_lock held. */
+bool xksm_slot_has_ranges(struct xksm_mm_slot *slot)
+{
+	unsigned long index = 0;
+	void *entry;
+
+	if (slot->merge_any)
+		return true;
+	mt_for_each(&slot->ranges, entry, index, ULONG_MAX)
+		if (entry == XKSM_RANGE_ON || entry == XKSM_RANGE_KEEP)
+			return true;
+	return false;
+}
+
+/* Bytes of address space registered (merge-any: the whole mm's vmas). */
+unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot)
+{
+	MA_STATE(mas, &slot->ranges, 0, 0);
+	unsigned long bytes = 0;
+	void *entry;
+
+	rcu_read_lock();
+	mas_for_each(&mas, entry, ULONG_MAX)
+		if (entry == XKSM_RANGE_ON)
+			bytes += mas.last - mas.index + 1;
+	rcu_read_unlock();
+	return bytes;
+}
+
+/*
+ * The slot of @mm, created if need be; mmap_lock held for write.  A new
+ * slot goes just behind the scan cursor, as mainline's __ksm_enter() does:
+ * the memory gets a moment to settle before xksmd reaches it, and a fork
+ * followed at once by exec costs no scanning.
+ */
+static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
+{
+	struct xksm_mm_slot *slot, *new;
+
+	mmap_assert_write_locked(mm);
+	slot = xksm_get_mm_slot(mm);
+	if (slot)
+		return slot;
+
+	new = kmem_cache_zalloc(xksm_mm_slot_cache, GFP_KERNEL_ACCOUNT);
+	if (!new)
+		return NULL;
+	new->mm = mm;
+	mt_init(&new->ranges);
+	mmgrab(mm);
+
+	spin_lock(&xksm_mmlist_lock);
+	hash_add(xksm_mm_slots_hash, &new->hash, (unsigned long)mm);
+	if (xksm_run & XKSM_RUN_UNMERGE)
+		list_add_tail(&new->mm_node, &xksm_mm_head.mm_node);
+	else
+		list_add_tail(&new->mm_node, &xksm_scan.mm_slot->mm_node);
+	spin_unlock(&xksm_mmlist_lock);
+	xksm_wake_xksmd();
+	return new;
+}
+
+/*
+ * Set [start, end) to @state in the parts of it mapped by vmas xksm can
+ * merge in (with @slot NULL, only look for holes).  Returns -ENOMEM if part
+ * of the range was not mapped at all (as madvise does, after doing the
+ * rest), or if the tree could not grow.
+ */
+static int xksm_set_ranges(struct mm_struct *mm, struct xksm_mm_slot *slot,
+			   unsigned long start, unsigned long end, void *state)
+{
+	struct vm_area_struct *vma;
+	unsigned long addr = start;
+	bool hole = false;
+	int err;
+
+	VMA_ITERATOR(vmi, mm, start);
+
+	mmap_assert_write_locked(mm);
+	for_each_vma_range(vmi, vma, end) {
+		unsigned long s = max(addr, vma->vm_start);
+		unsigned long e = min(end, vma->vm_end);
+
+		if (vma->vm_start > addr)
+			hole = true;
+		addr = vma->vm_end;
+		/*
+		 * Unsuitable vmas are skipped silently when registering; any
+		 * state is cleared from them when unregistering.
+		 */
+		if (!slot || (state == XKSM_RANGE_ON && !xksm_vma_compatible(vma)))
+			continue;
+		err = mtree_store_range(&slot->ranges, s, e - 1, state,
+					GFP_KERNEL_ACCOUNT);
+		if (err)
+			return -ENOMEM;
+	}
+	if (addr < end)
+		hole = true;
+	return hole ? -ENOMEM : 0;
+}
+
+int xksm_register(struct mm_struct *mm, unsigned long start, unsigned long end)
+{
+	struct xksm_mm_slot *slot;
+	int err;
+
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	if (xksm_test_exit(mm)) {
+		err = -ESRCH;
+		goto out;
+	}
+	slot = xksm_enter(mm);
+	if (!slot) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = xksm_set_ranges(mm, slot, start, end, XKSM_RANGE_ON);
+out:
+	mmap_write_unlock(mm);
+	return err;
+}
+
+/*
+ * Unmerge every page xksm merged in [start, end) of @mm and forget its
+ * rmap_items there.  xksm_thread_mutex held (for the rmap_list), and
+ * @mm's mmap_lock for read.
+ */
+static int xksm_unmerge_mm_range(struct mm_struct *mm, struct xksm_mm_slot *slot,
+				 unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	VMA_ITERATOR(vmi, mm, start);
+
+	mmap_assert_locked(mm);
+	for_each_vma_range(vmi, vma, end) {
+		if (!vma->anon_vma)
+			continue;
+		err = xksm_unmerge_range(slot, vma, max(start, vma->vm_start),
+					 min(end, vma->vm_end));
+		if (err)
+			return err;
+	}
+	xksm_remove_rmap_items_range(slot, start, end);
+	return 0;
+}
+
+/*
+ * Lock for a change that may unmerge: xksm_thread_mutex first (xksmd must
+ * not be half-way through a merge whose rmap_items we are about to free),
+ * then the mmap_lock for write.
+ */
+static int xksm_lock_for_unmerge(struct mm_struct *mm)
+{
+	if (mutex_lock_killable(&xksm_thread_mutex))
+		return -EINTR;
+	if (mmap_write_lock_killable(mm)) {
+		mutex_unlock(&xksm_thread_mutex);
+		return -EINTR;
+	}
+	return 0;
+}
+
+int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end,
+		    bool keep_merged)
+{
+	struct xksm_mm_slot *slot;
+	int err, hole_err;
+	void *state;
+
+	err = xksm_lock_for_unmerge(mm);
+	if (err)
+		return err;
+	slot = xksm_get_mm_slot(mm);
+	if (!slot) {
+		/* Nothing was ever registered: only report holes. */
+		hole_err = xksm_set_ranges(mm, NULL, start, end, NULL);
+		mmap_write_unlock(mm);
+		mutex_unlock(&xksm_thread_mutex);
+		return hole_err;
+	}
+	if (keep_merged)
+		state = XKSM_RANGE_KEEP;
+	else
+		state = slot->merge_any ? XKSM_RANGE_OFF : NULL;
+	hole_err = xksm_set_ranges(mm, slot, start, end, state);
+
+	/*
+	 * From here no merge can start in the range: xksmd checks the
+	 * ranges under mmap_lock.  Unmerge with the lock downgraded.
+	 */
+	mmap_write_downgrade(mm);
+	err = 0;
+	if (!keep_merged)
+		err = xksm_unmerge_mm_range(mm, slot, start, end);
+	mmap_read_unlock(mm);
+	mutex_unlock(&xksm_thread_mutex);
+	return err ?: hole_err;
+}
+
+int xksm_set_merge_any(struct mm_struct *mm, bool enable)
+{
+	struct xksm_mm_slot *slot;
+	int err = 0;
+
+	if (enable) {
+		if (mmap_write_lock_killable(mm))
+			return -EINTR;
+		slot = xksm_test_exit(mm) ? NULL : xksm_enter(mm);
+		if (!slot) {
+			err = xksm_test_exit(mm) ? -ESRCH : -ENOMEM;
+		} else if (!slot->merge_any) {
+			/* As prctl(PR_SET_MEMORY_MERGE): everything, afresh. */
+			mtree_destroy(&slot->ranges);
+			mt_init(&slot->ranges);
+			slot->merge_any = true;
+			xksm_wake_xksmd();
+		}
+		mmap_write_unlock(mm);
+		return err;
+	}
+
+	err = xksm_lock_for_unmerge(mm);
+	if (err)
+		return err;
+	slot = xksm_get_mm_slot(mm);
+	if (slot && slot->merge_any) {
+		slot->merge_any = false;
+		mtree_destroy(&slot->ranges);
+		mt_init(&slot->ranges);
+		mmap_write_downgrade(mm);
+		err = xksm_unmerge_mm_range(mm, slot, 0, TASK_SIZE);
+		mmap_read_unlock(mm);
+	} else {
+		mmap_write_unlock(mm);
+	}
+	mutex_unlock(&xksm_thread_mutex);
+	return err;
+}
+
+bool xksm_get_merge_any(struct mm_struct *mm)
+{
+	struct xksm_mm_slot *slot;
+	bool on;
+
+	spin_lock(&xksm_mmlist_lock);
+	slot = xksm_get_mm_slot_locked(mm);
+	on = slot && slot->merge_any;
+	spin_unlock(&xksm_mmlist_lock);
+	return on;
+}
+
+int xksm_mm_slot_init(void)
+{
+	xksm_mm_slot_cache = KMEM_CACHE(xksm_mm_slot, 0);
+	return xksm_mm_slot_cache ? 0 : -ENOMEM;
+}
+
+void xksm_mm_slot_exit(void)
+{
+	kmem_cache_destroy(xksm_mm_slot_cache);
+}

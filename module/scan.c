@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * scan.c - xksmd, the scanner thread, and its cursor.
+ *
+ * xksmd wakes every sleep_millisecs, takes xksm_thread_mutex, and looks at
+ * pages_to_scan pages: the next registered pages after its cursor
+ * (xksm_scan), mm by mm in the order of the slot list, address by address
+ * in each mm.  A pass over every registered mm is a full scan.
+ *
+ * Besides finding the next page, the cursor keeps each mm's rmap_list in
+ * step with the page tables (rmap_item.c), notices exited mms and slots
+ * with nothing registered any more, and frees them.
+ *
+ * The scan_time advisor (advisor_mode "scan-time", mainline 6.7's) tunes
+ * pages_to_scan after every full scan so that one takes about
+ * advisor_target_scan_time seconds, within a CPU budget.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/freezer.h>
+#include <linux/kthread.h>
+#include <linux/maple_tree.h>
+#include <linux/mm.h>
+#include <linux/oom.h>
+#include <linux/sched.h>
+#include <linux/wait.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+/*
+ * xksm_thread_mutex serializes xksmd's work with everything that changes
+ * the trees behind its back: run=2, merge_across_nodes, max_page_sharing,
+ * unregistering (which unmerges and frees rmap_items) and unload.
+ */
+DEFINE_MUTEX(xksm_thread_mutex);
+
+/* The one scan cursor; starts between passes. */
+struct xksm_scan xksm_scan = {
+	.mm_slot = &xksm_mm_head,
+};
+
+/* XKSM_RUN_STOP, _MERGE or _UNMERGE (sysfs run) */
+unsigned long xksm_run = XKSM_RUN_STOP;
+
+#define XKSM_DEFAULT_PAGES_TO_SCAN 100
+
+/* Number of pages xksmd should scan in one batch */
+unsigned int xksm_thread_pages_to_scan = XKSM_DEFAULT_PAGES_TO_SCAN;
+
+/* Milliseconds xksmd should sleep between batches */
+unsigned int xksm_thread_sleep_millisecs = 20;
+
+/* Skip pages that failed to merge many times (smart_scan) */
+bool xksm_smart_scan = true;
+
+/* The number of page slots scanned */
+unsigned long xksm_pages_scanned;
+
+/* The number of pages skipped by smart_scan */
+unsigned long xksm_pages_skipped;
+
+/* The advisor (advisor_mode) and its knobs, as mainline's */
+enum xksm_advisor_type xksm_advisor = XKSM_ADVISOR_NONE;
+unsigned long xksm_advisor_max_pages_to_scan = 30000;
+unsigned long xksm_advisor_min_pages_to_scan = 500;
+unsigned int xksm_advisor_max_cpu = 70;
+unsigned long xksm_advisor_target_scan_time = 200;
+
+#define XKSM_ADVISOR_MIN_CPU	10	/* percent */
+#define XKSM_EWMA_WEIGHT	30	/* percent */
+
+/*
+ * The advisor's state: start of the current scan, time of the previous
+ * one, the smoothed change, and xksmd's CPU time at the previous scan.
+ * Under xksm_thread_mutex.
+ */
+static struct {
+	ktime_t start_scan;
+	unsigned long scan_time;
+	unsigned long change;
+	unsigned long long cpu_time;
+} xksm_advisor_ctx;
+
+static struct task_struct *xksmd;
+static DECLARE_WAIT_QUEUE_HEAD(xksm_thread_wait);	/* run or mms appear */
+static DECLARE_WAIT_QUEUE_HEAD(xksm_iter_wait);	/* sleep_millisecs changed */
+
+void xksm_wake_xksmd(void)
+{
+	wake_up_interruptible(&xksm_thread_wait);
+}
+
+void xksm_sleep_changed(void)
+{
+	wake_up_interruptible(&xksm_iter_wait);
+}
+
+/* Reset pages_to_scan for the advisor mode; xksm_thread_mutex held. */
+void xksm_set_advisor_defaults(void)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	if (xksm_advisor == XKSM_ADVISOR_NONE) {
+		xksm_thread_pages_to_scan = XKSM_DEFAULT_PAGES_TO_SCAN;
+	} else {
+		memset(&xksm_advisor_ctx, 0, sizeof(xksm_advisor_ctx));
+		xksm_thread_pages_to_scan = xksm_advisor_min_pages_to_scan;
+	}
+}
+
+static unsigned long xksm_ewma(unsigned long prev, unsigned long curr)
+{
+	return ((100 - XKSM_EWMA_WEIGHT) * prev + XKSM_EWMA_WEIGHT * curr) / 100;
+}
+
+/*
+ * Mainline's scan time advisor:
+ *
+ *	new_pages_to_scan = pages_to_scan * (scan_time / target_scan_time)
+ *
+ * smoothed by a moving average of the changes, and capped by the CPU
+ * budget (the cost per page of the last scan times advisor_max_cpu) and
+ * by advisor_min/max_pages_to_scan.
+ */
+static void xksm_scan_time_advisor(void)
+{
+	unsigned long cpu_time_diff_ms, per_page_cost, last_scan_time;
+	unsigned long scan_time, factor, change, pages;
+	unsigned long long cpu_time;
+	unsigned int cpu_percent;
+
+	scan_time = div_s64(ktime_ms_delta(ktime_get(),
+					   xksm_advisor_ctx.start_scan),
+			    MSEC_PER_SEC);
+	scan_time = scan_time ?: 1;
+
+	cpu_time = xksm_call(task_sched_runtime)(current);
+	cpu_time_diff_ms = (cpu_time - xksm_advisor_ctx.cpu_time) / NSEC_PER_MSEC;
+	cpu_percent = (cpu_time_diff_ms * 100) / (scan_time * 1000);
+	cpu_percent = cpu_percent ?: 1;
+	last_scan_time = xksm_advisor_ctx.scan_time ?: scan_time;
+
+	factor = xksm_advisor_target_scan_time * 100 / scan_time;
+	factor = factor ?: 1;
+
+	change = scan_time * 100 / last_scan_time;
+	change = change ?: 1;
+	change = xksm_ewma(xksm_advisor_ctx.change, change);
+
+	pages = xksm_thread_pages_to_scan * 100 / factor;
+	pages = pages * change / 100;
+
+	per_page_cost = xksm_thread_pages_to_scan / cpu_percent;
+	per_page_cost = per_page_cost ?: 1;
+	pages = min(pages, per_page_cost * xksm_advisor_max_cpu);
+	pages = max(pages, per_page_cost * XKSM_ADVISOR_MIN_CPU);
+	pages = min(pages, xksm_advisor_max_pages_to_scan);
+
+	xksm_advisor_ctx.change = change;
+	xksm_advisor_ctx.scan_time = scan_time;
+	xksm_advisor_ctx.cpu_time = cpu_time;
+	xksm_thread_pages_to_scan = pages;
+}
+
+/*
+ * Smart scan: a page that failed to merge on several passes is looked at
+ * less and less often (every 2nd, 4th, 8th pass).
+ */
+static unsigned int xksm_skip_age(u8 age)
+{
+	if (age <= 3)
+		return 1;
+	if (age <= 5)
+		return 2;
+	if (age <= 8)
+		return 4;
+	return 8;
+}
+
+static bool xksm_should_skip_rmap_item(struct page *page,
+				       struct xksm_rmap_item *rmap_item)
+{
+	u8 age;
+
+	if (!xksm_smart_scan)
+		return false;
+
+	/*
+	 * Never skip pages that are already KSM; pages cmp_and_merge_page()
+	 * will essentially ignore them, but we still have to process them
+	 * properly.
+	 */
+	if (PageKsm(page))
+		return false;
+
+	age = rmap_item->age;
+	if (age != U8_MAX)
+		rmap_item->age++;
+
+	/* Young pages get their chance to go through the merging phases. */
+	if (age < 3)
+		return false;
+
+	if (!rmap_item->remaining_skips) {
+		rmap_item->remaining_skips = xksm_skip_age(age);
+		return false;
+	}
+
+	xksm_pages_skipped++;
+	rmap_item->remaining_skips--;
+	xksm_remove_rmap_item_from_tree(rmap_item);
+	return true;
+}
+
+/*
+ * The first address in [addr, limit) where @slot's mm is registered (or
+ * kept); *@span_end is where that state ends, *@kept whether it is kept
+ * only.  Returns @limit if there is none.  mmap_lock held.
+ */
+static unsigned long xksm_next_span(struct xksm_mm_slot *slot, unsigned long addr,
+				    unsigned long limit, unsigned long *span_end,
+				    bool *kept)
+{
+	MA_STATE(mas, &slot->ranges, addr, addr);
+	unsigned long found = limit;
+	void *entry;
+
+	rcu_read_lock();
+	while (addr < limit) {
+		unsigned long start, end;
+
+		mas_set(&mas, addr);
+		entry = mas_find(&mas, limit - 1);
+		start = entry ? max(mas.index, addr) : limit;
+		end = entry ? (mas.last >= limit - 1 ? limit : mas.last + 1) : limit;
+
+		if (slot->merge_any && start > addr) {
+			/* A gap in the tree: merge-any covers it. */
+			found = addr;
+			*span_end = start;
+			*kept = false;
+			break;
+		}
+		if (!entry)
+			break;
+		if (entry != XKSM_RANGE_OFF) {
+			found = start;
+			*span_end = end;
+			*kept = entry == XKSM_RANGE_KEEP;
+			break;
+		}
+		addr = end;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * Step the rmap_list cursor to @addr, freeing the items of addresses
+ * passed, and keep the item there if @keep says so (a zero page xksm
+ * merged, or a merged page in a kept range).
+ */
+static void xksm_keep_rmap_item(struct xksm_mm_slot *slot, unsigned long addr,
+				bool (*keep)(struct xksm_rmap_item *, void *),
+				void *arg)
+{
+	struct xksm_rmap_item *rmap_item;
+
+	rmap_item = xksm_find_rmap_item(slot, xksm_scan.rmap_list, addr);
+	if (rmap_item && keep(rmap_item, arg))
+		xksm_scan.rmap_list = &rmap_item->rmap_list;
+}
+
+static bool xksm_keep_zero(struct xksm_rmap_item *rmap_item, void *arg)
+{
+	return rmap_item->address & XKSM_ZERO_FLAG;
+}
+
+static bool xksm_keep_stable(struct xksm_rmap_item *rmap_item, void *arg)
+{
+	struct page *page = arg;
+
+	return (rmap_item->address & XKSM_STABLE_FLAG) &&
+	       rmap_item->head == xksm_folio_stable_node(page_folio(page));
+}
+
+/* Prune the nodes of migrated pages, once before each full scan. */
+static void xksm_prune_migrate_nodes(void)
+{
+	struct xksm_stable_node *stable_node, *next;
+	struct folio *folio;
+
+	list_for_each_entry_safe(stable_node, next, &xksm_migrate_nodes, list) {
+		folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_NOLOCK);
+		if (folio)
+			folio_put(folio);
+		cond_resched();
+	}
+}
+
+/*
+ * Advance the cursor to the next registered page: returns its rmap_item,
+ * and the page (a reference held) in *@page; NULL at the end of a full
+ * scan, when nothing is registered, or when out of memory.
+ */
+static struct xksm_rmap_item *xksm_scan_get_next_rmap_item(struct page **page)
+{
+	struct xksm_rmap_item *rmap_item;
+	struct xksm_walk_result res;
+	struct xksm_mm_slot *slot;
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+	struct mm_struct *mm;
+
+	if (list_empty(&xksm_mm_head.mm_node))
+		return NULL;
+
+	slot = xksm_scan.mm_slot;
+	if (slot == &xksm_mm_head) {
+		if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
+			xksm_advisor_ctx.start_scan = ktime_get();
+		/*
+		 * Pages held in per-cpu LRU caches have a raised count that
+		 * stops write_protect_page() from merging them: drain them
+		 * once per pass, as mainline does.
+		 */
+		xksm_call(lru_add_drain_all)();
+		if (!xksm_merge_across_nodes)
+			xksm_prune_migrate_nodes();
+		xksm_unstable_tree_reset();
+
+		spin_lock(&xksm_mmlist_lock);
+		slot = list_entry(slot->mm_node.next, struct xksm_mm_slot, mm_node);
+		xksm_scan.mm_slot = slot;
+		spin_unlock(&xksm_mmlist_lock);
+		if (slot == &xksm_mm_head)
+			return NULL;
+next_mm:
+		xksm_scan.address = 0;
+		xksm_scan.rmap_list = &slot->rmap_list;
+	}
+
+	mm = slot->mm;
+	vma_iter_init(&vmi, mm, xksm_scan.address);
+
+	mmap_read_lock(mm);
+	if (xksm_test_exit(mm))
+		goto no_vmas;
+
+	for_each_vma(vmi, vma) {
+		if (!xksm_vma_compatible(vma))
+			continue;
+		if (xksm_scan.address < vma->vm_start)
+			xksm_scan.address = vma->vm_start;
+		if (!vma->anon_vma)
+			xksm_scan.address = vma->vm_end;
+
+		while (xksm_scan.address < vma->vm_end) {
+			unsigned long addr, span_end;
+			bool kept;
+
+			if (xksm_test_exit(mm))
+				break;
+			addr = xksm_next_span(slot, xksm_scan.address,
+					      vma->vm_end, &span_end, &kept);
+			if (addr >= vma->vm_end) {
+				xksm_scan.address = vma->vm_end;
+				break;
+			}
+			if (!xksm_walk_next(vma, addr, span_end, false, &res)) {
+				xksm_scan.address = span_end;
+				continue;
+			}
+			addr = res.addr;
+			xksm_scan.address = addr + PAGE_SIZE;
+
+			if (res.zero) {
+				/* Keep the rmap_item of a zero page we merged. */
+				xksm_keep_rmap_item(slot, addr, xksm_keep_zero,
+						    NULL);
+				continue;
+			}
+			if (kept) {
+				/*
+				 * XKSM_KEEP_MERGED: no merging here, but the
+				 * rmap_item of a page still merged stays.
+				 */
+				xksm_keep_rmap_item(slot, addr, xksm_keep_stable,
+						    res.page);
+				folio_put(res.folio);
+				continue;
+			}
+
+			flush_anon_page(vma, res.page, addr);
+			flush_dcache_page(res.page);
+			rmap_item = xksm_get_next_rmap_item(slot,
+							    xksm_scan.rmap_list,
+							    addr);
+			if (rmap_item) {
+				xksm_scan.rmap_list = &rmap_item->rmap_list;
+				if (xksm_should_skip_rmap_item(res.page,
+							       rmap_item)) {
+					folio_put(res.folio);
+					cond_resched();
+					continue;
+				}
+				*page = res.page;
+			} else {
+				folio_put(res.folio);
+			}
+			mmap_read_unlock(mm);
+			return rmap_item;
+		}
+	}
+
+	if (xksm_test_exit(mm)) {
+no_vmas:
+		xksm_scan.address = 0;
+		xksm_scan.rmap_list = &slot->rmap_list;
+	}
+	/* Nuke the rmap_items above the last registered page. */
+	xksm_remove_trailing_rmap_items(xksm_scan.rmap_list);
+
+	spin_lock(&xksm_mmlist_lock);
+	xksm_scan.mm_slot = list_entry(slot->mm_node.next, struct xksm_mm_slot,
+				       mm_node);
+	if (xksm_test_exit(mm) || !xksm_slot_has_ranges(slot)) {
+		/*
+		 * The mm has exited, or has nothing registered any more (the
+		 * ioctls change the ranges under mmap_lock for write, so
+		 * none can be racing): forget it.
+		 */
+		hash_del(&slot->hash);
+		list_del(&slot->mm_node);
+		spin_unlock(&xksm_mmlist_lock);
+		mmap_read_unlock(mm);
+		xksm_free_mm_slot(slot);
+	} else {
+		spin_unlock(&xksm_mmlist_lock);
+		mmap_read_unlock(mm);
+	}
+
+	/* Repeat until we've completed scanning the whole list */
+	slot = xksm_scan.mm_slot;
+	if (slot != &xksm_mm_head)
+		goto next_mm;
+
+	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
+		xksm_scan_time_advisor();
+	xksm_scan.seqnr++;
+	return NULL;
+}
+
+/* One batch: look at up to @scan_npages pages. */
+static void xksm_do_scan(unsigned int scan_npages)
+{
+	struct xksm_rmap_item *rmap_item;
+	struct page *page;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	while (scan_npages-- && likely(!freezing(current)) &&
+	       !kthread_should_stop()) {
+		cond_resched();
+		rmap_item = xksm_scan_get_next_rmap_item(&page);
+		if (!rmap_item)
+			return;
+		xksm_cmp_and_merge_page(page, rmap_item);
+		put_page(page);
+		xksm_pages_scanned++;
+	}
+}
+
+static bool xksmd_should_run(void)
+{
+	return (xksm_run & XKSM_RUN_MERGE) && !list_empty(&xksm_mm_head.mm_node);
+}
+
+static int xksm_scan_thread(void *nothing)
+{
+	unsigned int sleep_ms;
+
+	set_freezable();
+	set_user_nice(current, 5);
+
+	while (!kthread_should_stop()) {
+		mutex_lock(&xksm_thread_mutex);
+		if (xksmd_should_run())
+			xksm_do_scan(xksm_thread_pages_to_scan);
+		mutex_unlock(&xksm_thread_mutex);
+
+		if (xksmd_should_run()) {
+			sleep_ms = READ_ONCE(xksm_thread_sleep_millisecs);
+			wait_event_freezable_timeout(xksm_iter_wait,
+				sleep_ms != READ_ONCE(xksm_thread_sleep_millisecs) ||
+				kthread_should_stop(),
+				msecs_to_jiffies(sleep_ms));
+		} else {
+			wait_event_freezable(xksm_thread_wait,
+				xksmd_should_run() || kthread_should_stop());
+		}
+	}
+	return 0;
+}
+
+/*
+ * run=2, and unload: unmerge every page xksm merged, free every rmap_item,
+ * and empty the stable tree (leaving the registrations, for run=1 to merge
+ * again).  Slots of exited mms are freed.  xksm_thread_mutex held.
+ */
+int xksm_unmerge_all(void)
+{
+	struct xksm_mm_slot *slot;
+	struct vm_area_struct *vma;
+	struct mm_struct *mm;
+	int err = 0;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	spin_lock(&xksm_mmlist_lock);
+	xksm_scan.mm_slot = list_entry(xksm_mm_head.mm_node.next,
+				       struct xksm_mm_slot, mm_node);
+	spin_unlock(&xksm_mmlist_lock);
+
+	for (slot = xksm_scan.mm_slot; slot != &xksm_mm_head;
+	     slot = xksm_scan.mm_slot) {
+		VMA_ITERATOR(vmi, slot->mm, 0);
+
+		mm = slot->mm;
+		mmap_read_lock(mm);
+		if (!xksm_test_exit(mm)) {
+			for_each_vma(vmi, vma) {
+				if (!vma->anon_vma || !xksm_vma_compatible(vma))
+					continue;
+				err = xksm_unmerge_range(slot, vma, vma->vm_start,
+							 vma->vm_end);
+				if (err)
+					goto error;
+			}
+		}
+		xksm_remove_trailing_rmap_items(&slot->rmap_list);
+
+		spin_lock(&xksm_mmlist_lock);
+		xksm_scan.mm_slot = list_entry(slot->mm_node.next,
+					       struct xksm_mm_slot, mm_node);
+		if (xksm_test_exit(mm)) {
+			hash_del(&slot->hash);
+			list_del(&slot->mm_node);
+			spin_unlock(&xksm_mmlist_lock);
+			mmap_read_unlock(mm);
+			xksm_free_mm_slot(slot);
+		} else {
+			spin_unlock(&xksm_mmlist_lock);
+			mmap_read_unlock(mm);
+		}
+	}
+
+	/* Clean up stable nodes, but don't worry if some are still busy */
+	xksm_remove_all_stable_nodes();
+	xksm_scan.seqnr = 0;
+	return 0;
+
+error:
+	mmap_read_unlock(mm);
+	spin_lock(&xksm_mmlist_lock);
+	xksm_scan.mm_slot = &xksm_mm_head;
+	spin_unlock(&xksm_mmlist_lock);
+	return err;
+}
+
+/*
+ * merge_across_nodes: switch between one tree and one per NUMA node.  Only
+ * with nothing merged (-EBUSY otherwise, as mainline).  xksm_thread_mutex
+ * held.
+ */
+int xksm_set_merge_across_nodes(bool across)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	if (xksm_merge_across_nodes == across)
+		return 0;
+	if (xksm_pages_shared || xksm_remove_all_stable_nodes())
+		return -EBUSY;
+	xksm_merge_across_nodes = across;
+	xksm_nr_node_ids = across ? 1 : nr_node_ids;
+	return 0;
+}
+
+int xksm_scan_init(void)
+{
+	xksmd = kthread_run(xksm_scan_thread, NULL, "xksmd");
+	if (IS_ERR(xksmd)) {
+		pr_err("cannot start xksmd: %ld\n", PTR_ERR(xksmd));
+		return PTR_ERR(xksmd);
+	}
+	return 0;
+}
+
+/*
+ * Stop xksmd, then unmerge everything and free every slot: after unload no
+ * page may point at module memory.  What cannot be unmerged (out of memory,
+ * or an mm between its last user and exit_mmap()) is orphaned: see
+ * xksm_orphan_all_stable_nodes().
+ */
+void xksm_scan_exit(void)
+{
+	struct xksm_mm_slot *slot, *next;
+
+	kthread_stop(xksmd);
+
+	mutex_lock(&xksm_thread_mutex);
+	if (xksm_unmerge_all())
+		pr_warn("could not unmerge every page; the rest are orphaned\n");
+	list_for_each_entry_safe(slot, next, &xksm_mm_head.mm_node, mm_node) {
+		/* run=2 left their rmap_items freed; drop the slots too. */
+		xksm_remove_trailing_rmap_items(&slot->rmap_list);
+		spin_lock(&xksm_mmlist_lock);
+		hash_del(&slot->hash);
+		list_del(&slot->mm_node);
+		spin_unlock(&xksm_mmlist_lock);
+		xksm_free_mm_slot(slot);
+	}
+	xksm_scan.mm_slot = &xksm_mm_head;
+	xksm_orphan_all_stable_nodes();
+	mutex_unlock(&xksm_thread_mutex);
+}

@@ -1,0 +1,912 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stable_tree.c - the stable tree: one node per KSM page, ordered by the
+ * page's content.
+ *
+ * A KSM page is write-protected in every pte that maps it, so its content
+ * cannot change and the tree stays ordered.  Its stable node lists the
+ * rmap_items that map it (@hlist), and page->mapping points back to the node
+ * (with PAGE_MAPPING_KSM set): that is how the kernel's rmap walk,
+ * migration and reclaim find the ptes of the page.
+ *
+ * Stable node chains (mainline's, for max_page_sharing): once a KSM page is
+ * shared max_page_sharing times, another identical page becomes a second
+ * KSM page of the same content.  The tree then holds a chain node whose
+ * @hlist lists "dups", one per KSM page; each dup lists its rmap_items.
+ * Chains bound the length of rmap walks.
+ *
+ * merge_across_nodes=0 keeps one tree per NUMA node.  A KSM page migrated to
+ * another node is moved to xksm_migrate_nodes, and re-placed in the right
+ * tree when next met.
+ *
+ * The stable node does not hold a reference on its page: reclaim would
+ * have to wait for xksmd.  Instead xksm_get_ksm_folio() checks, through a
+ * "keyhole", that the page still points back to the node; a node whose
+ * page went away is stale and removed there.
+ *
+ * Everything here runs under xksm_thread_mutex (the kernel's rmap walk and
+ * migration read and write nodes under the page lock only: nodes are
+ * changed with the page locked where that matters).
+ */
+
+#include <linux/jiffies.h>
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+/*
+ * The kernel's rmap walk reads these fields of xksm's stable nodes and
+ * rmap_items as if they were its own struct ksm_stable_node and struct
+ * ksm_rmap_item (mm/ksm.c, private): the layouts must be the same.  On 6.12
+ * the build also checks them against the kernel's BTF (scripts/lint).
+ */
+static_assert(offsetof(struct xksm_stable_node, hlist) == 40);
+static_assert(offsetof(struct xksm_stable_node, kpfn) == 48);
+static_assert(offsetof(struct xksm_stable_node, rmap_hlist_len) == 56);
+static_assert(offsetof(struct xksm_stable_node, nid) == 60);
+static_assert(sizeof(struct xksm_stable_node) == 64);
+static_assert(offsetof(struct xksm_rmap_item, anon_vma) == 8);
+static_assert(offsetof(struct xksm_rmap_item, mm) == 16);
+static_assert(offsetof(struct xksm_rmap_item, address) == 24);
+static_assert(offsetof(struct xksm_rmap_item, head) == 40);
+static_assert(offsetof(struct xksm_rmap_item, hlist) == 48);
+static_assert(sizeof(struct xksm_rmap_item) == 64);
+
+static struct kmem_cache *xksm_stable_node_cache;
+
+/*
+ * The stable tree roots: [0] only, or one per node (the first
+ * xksm_nr_node_ids) with merge_across_nodes=0.
+ */
+static struct rb_root xksm_stable_trees[MAX_NUMNODES];
+struct rb_root *xksm_root_stable_tree = xksm_stable_trees;
+
+/* Stable nodes whose page moved to another NUMA node, to be re-placed. */
+LIST_HEAD(xksm_migrate_nodes);
+/*
+ * The @head of a dup: an address inside xksm_migrate_nodes, so that it
+ * differs from &xksm_migrate_nodes and from any rb_node parent pointer.
+ */
+#define XKSM_STABLE_NODE_DUP_HEAD ((struct list_head *)&xksm_migrate_nodes.prev)
+
+/* The number of KSM pages (stable nodes with rmap_items) */
+unsigned long xksm_pages_shared;
+
+/* The number of page slots additionally sharing those KSM pages */
+unsigned long xksm_pages_sharing;
+
+/* The number of stable_node chains */
+unsigned long xksm_stable_node_chains;
+
+/* The number of stable_node dups linked to the stable_node chains */
+unsigned long xksm_stable_node_dups;
+
+/* Delay in pruning stale stable_node_dups in the stable_node_chains */
+unsigned int xksm_stable_node_chains_prune_millisecs = 2000;
+
+/* Maximum number of page slots sharing a stable node */
+int xksm_max_page_sharing = 256;
+
+/* Zeroed when merging across nodes is not allowed */
+unsigned int xksm_merge_across_nodes = 1;
+
+/* Number of trees in use: 1, or nr_node_ids with merge_across_nodes=0 */
+int xksm_nr_node_ids = 1;
+
+static bool is_stable_node_chain(struct xksm_stable_node *chain)
+{
+	return chain->rmap_hlist_len == XKSM_STABLE_NODE_CHAIN;
+}
+
+static bool is_stable_node_dup(struct xksm_stable_node *dup)
+{
+	return dup->head == XKSM_STABLE_NODE_DUP_HEAD;
+}
+
+/*
+ * Which tree a page of this pfn belongs in: 0 when merging across nodes,
+ * else the page's node.
+ */
+int xksm_get_kpfn_nid(unsigned long kpfn)
+{
+	return xksm_merge_across_nodes ? 0 : pfn_to_nid(kpfn);
+}
+
+struct xksm_stable_node *xksm_folio_stable_node(struct folio *folio)
+{
+	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+
+	/* folio_raw_mapping(), which is private to mm/ */
+	return folio_test_ksm(folio) ?
+		(void *)(mapping & ~PAGE_MAPPING_FLAGS) : NULL;
+}
+
+/* Point the page at its stable node; the page is locked. */
+static void xksm_folio_set_stable_node(struct folio *folio,
+				       struct xksm_stable_node *stable_node)
+{
+	VM_WARN_ON_FOLIO(!folio_test_locked(folio), folio);
+	folio->mapping = (void *)((unsigned long)stable_node | PAGE_MAPPING_KSM);
+}
+
+static struct xksm_stable_node *alloc_stable_node(void)
+{
+	/*
+	 * The allocation can take too long with GFP_KERNEL when memory is
+	 * under pressure, which may lead to hung task warnings: __GFP_HIGH
+	 * grants access to memory reserves, as mainline does.
+	 */
+	return kmem_cache_alloc(xksm_stable_node_cache, GFP_KERNEL | __GFP_HIGH);
+}
+
+static void free_stable_node(struct xksm_stable_node *stable_node)
+{
+	WARN_ON_ONCE(stable_node->rmap_hlist_len &&
+		     !is_stable_node_chain(stable_node));
+	kmem_cache_free(xksm_stable_node_cache, stable_node);
+}
+
+static void stable_node_chain_add_dup(struct xksm_stable_node *dup,
+				      struct xksm_stable_node *chain)
+{
+	dup->head = XKSM_STABLE_NODE_DUP_HEAD;
+	hlist_add_head(&dup->hlist_dup, &chain->hlist);
+	xksm_stable_node_dups++;
+}
+
+static void __stable_node_dup_del(struct xksm_stable_node *dup)
+{
+	hlist_del(&dup->hlist_dup);
+	xksm_stable_node_dups--;
+}
+
+static void stable_node_dup_del(struct xksm_stable_node *dup)
+{
+	if (is_stable_node_dup(dup))
+		__stable_node_dup_del(dup);
+	else
+		rb_erase(&dup->node, xksm_root_stable_tree + dup->nid);
+}
+
+/*
+ * A node whose page was migrated to another NUMA node (merge_across_nodes
+ * = 0) leaves its tree for xksm_migrate_nodes, to be re-placed when next
+ * met.
+ */
+void xksm_stable_node_to_migrate_list(struct xksm_stable_node *stable_node)
+{
+	stable_node_dup_del(stable_node);
+	stable_node->head = &xksm_migrate_nodes;
+	list_add(&stable_node->list, stable_node->head);
+}
+
+static struct xksm_stable_node *
+alloc_stable_node_chain(struct xksm_stable_node *dup, struct rb_root *root)
+{
+	struct xksm_stable_node *chain = alloc_stable_node();
+
+	if (likely(chain)) {
+		INIT_HLIST_HEAD(&chain->hlist);
+		chain->chain_prune_time = jiffies;
+		chain->rmap_hlist_len = XKSM_STABLE_NODE_CHAIN;
+		chain->nid = NUMA_NO_NODE;
+		xksm_stable_node_chains++;
+
+		/*
+		 * Put the chain in the tree in place of the old stable node,
+		 * and make that node its first dup.  All the dups of a chain
+		 * point to write-protected pages of the same content.
+		 */
+		rb_replace_node(&dup->node, &chain->node, root);
+		stable_node_chain_add_dup(dup, chain);
+	}
+	return chain;
+}
+
+static void free_stable_node_chain(struct xksm_stable_node *chain,
+				   struct rb_root *root)
+{
+	rb_erase(&chain->node, root);
+	free_stable_node(chain);
+	xksm_stable_node_chains--;
+}
+
+/*
+ * Remove a stable node (never a chain) whose page is gone or being given
+ * up: its rmap_items go back to state none, dropping their anon_vma
+ * references.
+ */
+static void remove_node_from_stable_tree(struct xksm_stable_node *stable_node)
+{
+	struct xksm_rmap_item *rmap_item;
+
+	if (WARN_ON_ONCE(stable_node->rmap_hlist_len < 0))
+		return;
+
+	hlist_for_each_entry(rmap_item, &stable_node->hlist, hlist) {
+		struct xksm_mm_slot *slot;
+
+		if (rmap_item->hlist.next)
+			xksm_pages_sharing--;
+		else
+			xksm_pages_shared--;
+		slot = xksm_get_mm_slot(rmap_item->mm);
+		if (slot)
+			slot->merging_pages--;
+		stable_node->rmap_hlist_len--;
+		xksm_put_anon_vma(rmap_item->anon_vma);
+		rmap_item->address &= PAGE_MASK;
+		cond_resched();
+	}
+
+	if (stable_node->head == &xksm_migrate_nodes)
+		list_del(&stable_node->list);
+	else
+		stable_node_dup_del(stable_node);
+	free_stable_node(stable_node);
+}
+
+/**
+ * xksm_get_ksm_folio - the KSM page of a stable node, if it still is one
+ * @stable_node: a stable node (not a chain)
+ * @flags: XKSM_GET_FOLIO_NOLOCK, _LOCK or _TRYLOCK
+ *
+ * The node holds no reference on its page: instead the page "holds the
+ * key", page->mapping pointing back to the node.  Freeing an anonymous
+ * page resets page->mapping, so if the key still fits, the page is still
+ * ours; a reference is taken and the key checked again.  A node whose key
+ * no longer fits is stale and removed (unless the page is under migration
+ * and kpfn is about to change).
+ *
+ * Returns the folio with a reference (locked as asked), NULL if the node
+ * was stale (and is now freed), or ERR_PTR(-EBUSY) if a trylock failed.
+ */
+struct folio *xksm_get_ksm_folio(struct xksm_stable_node *stable_node, int flags)
+{
+	struct folio *folio;
+	void *expected_mapping;
+	unsigned long kpfn;
+
+	expected_mapping = (void *)((unsigned long)stable_node |
+				    PAGE_MAPPING_KSM);
+again:
+	kpfn = READ_ONCE(stable_node->kpfn); /* Address dependency. */
+	folio = pfn_folio(kpfn);
+	if (READ_ONCE(folio->mapping) != expected_mapping)
+		goto stale;
+
+	/*
+	 * We cannot do anything with the page while its refcount is 0.
+	 * Usually 0 means free, or tail of a higher-order page: in which case
+	 * this node is no longer referenced, and should be freed; however,
+	 * it might mean that the page is under page_ref_freeze().  The
+	 * __remove_mapping() case is easy, again the node is now stale; but
+	 * if the page is swapcache in folio_migrate_mapping(), it might still
+	 * be our page, in which case it's essential to keep the node.
+	 */
+	while (!folio_try_get(folio)) {
+		/*
+		 * The swapcache flag is cleared (under spin_lock_irq) in the
+		 * ref_freeze section of __remove_mapping(); but anon
+		 * folio->mapping is reset to NULL later, in
+		 * free_pages_prepare().
+		 */
+		if (!folio_test_swapcache(folio))
+			goto stale;
+		cpu_relax();
+	}
+
+	if (READ_ONCE(folio->mapping) != expected_mapping) {
+		folio_put(folio);
+		goto stale;
+	}
+
+	if (flags == XKSM_GET_FOLIO_TRYLOCK) {
+		if (!folio_trylock(folio)) {
+			folio_put(folio);
+			return ERR_PTR(-EBUSY);
+		}
+	} else if (flags == XKSM_GET_FOLIO_LOCK) {
+		folio_lock(folio);
+	}
+
+	if (flags != XKSM_GET_FOLIO_NOLOCK) {
+		if (READ_ONCE(folio->mapping) != expected_mapping) {
+			folio_unlock(folio);
+			folio_put(folio);
+			goto stale;
+		}
+	}
+	return folio;
+
+stale:
+	/*
+	 * The page looked stale, but it might be under migration: the
+	 * smp_rmb() pairs with the smp_wmb() in the kernel's
+	 * folio_migrate_ksm() before its new kpfn becomes visible.
+	 */
+	smp_rmb();
+	if (READ_ONCE(stable_node->kpfn) != kpfn)
+		goto again;
+	remove_node_from_stable_tree(stable_node);
+	return NULL;
+}
+
+static bool __is_page_sharing_candidate(struct xksm_stable_node *stable_node,
+					int offset)
+{
+	/*
+	 * At least one mapping must still exist, else the page is about to
+	 * be freed and not worth merging with.
+	 */
+	return stable_node->rmap_hlist_len &&
+		stable_node->rmap_hlist_len + offset < xksm_max_page_sharing;
+}
+
+bool xksm_is_page_sharing_candidate(struct xksm_stable_node *stable_node)
+{
+	return __is_page_sharing_candidate(stable_node, 0);
+}
+
+/*
+ * The best dup of a chain to merge with: the fullest one that can still
+ * take a mapping.  Stale dups are pruned on the way (all of them every
+ * stable_node_chains_prune_millisecs), and a chain left with one dup that
+ * is below the limit collapses back to a plain node.
+ */
+static struct folio *stable_node_dup(struct xksm_stable_node **_stable_node_dup,
+				     struct xksm_stable_node **_stable_node,
+				     struct rb_root *root,
+				     bool prune_stale_stable_nodes)
+{
+	struct xksm_stable_node *dup, *found = NULL, *stable_node = *_stable_node;
+	struct hlist_node *hlist_safe;
+	struct folio *folio, *tree_folio = NULL;
+	int found_rmap_hlist_len = 0;
+
+	if (!prune_stale_stable_nodes ||
+	    time_before(jiffies, stable_node->chain_prune_time +
+			msecs_to_jiffies(xksm_stable_node_chains_prune_millisecs)))
+		prune_stale_stable_nodes = false;
+	else
+		stable_node->chain_prune_time = jiffies;
+
+	hlist_for_each_entry_safe(dup, hlist_safe, &stable_node->hlist, hlist_dup) {
+		cond_resched();
+		/*
+		 * xksm_get_ksm_folio() can drop stale dups from the chain
+		 * (hence the _safe walk), dup itself included.
+		 */
+		folio = xksm_get_ksm_folio(dup, XKSM_GET_FOLIO_NOLOCK);
+		if (!folio)
+			continue;
+		/* Pick the best candidate if possible. */
+		if (!found || (xksm_is_page_sharing_candidate(dup) &&
+		    (!xksm_is_page_sharing_candidate(found) ||
+		     dup->rmap_hlist_len > found_rmap_hlist_len))) {
+			if (found)
+				folio_put(tree_folio);
+			found = dup;
+			found_rmap_hlist_len = found->rmap_hlist_len;
+			tree_folio = folio;
+			if (!prune_stale_stable_nodes &&
+			    xksm_is_page_sharing_candidate(found))
+				break;
+			continue;
+		}
+		folio_put(folio);
+	}
+
+	if (found) {
+		if (hlist_is_singular_node(&found->hlist_dup, &stable_node->hlist)) {
+			/*
+			 * Just one dup left, below the limit: the chain is no
+			 * longer needed.  The caller depends on *_stable_node
+			 * being the dup when the chain collapsed.
+			 */
+			rb_replace_node(&stable_node->node, &found->node, root);
+			free_stable_node(stable_node);
+			xksm_stable_node_chains--;
+			xksm_stable_node_dups--;
+			*_stable_node = found;
+		} else if (stable_node->hlist.first != &found->hlist_dup &&
+			   __is_page_sharing_candidate(found, 1)) {
+			/*
+			 * If the found dup can take one more merge after the
+			 * one underway, move it to the head of the chain so
+			 * that the next search finds it first.
+			 */
+			hlist_del(&found->hlist_dup);
+			hlist_add_head(&found->hlist_dup, &stable_node->hlist);
+		}
+	} else {
+		/* Its hlist must be empty if none was found. */
+		free_stable_node_chain(stable_node, root);
+	}
+
+	*_stable_node_dup = found;
+	return tree_folio;
+}
+
+/*
+ * The KSM page of a tree node: of the node itself, or of the best dup of a
+ * chain (see stable_node_dup()).  Like xksm_get_ksm_folio(), it can free the
+ * node (returning NULL), and collapse a chain into *_stable_node.
+ */
+static struct folio *__stable_node_chain(struct xksm_stable_node **_stable_node_dup,
+					 struct xksm_stable_node **_stable_node,
+					 struct rb_root *root,
+					 bool prune_stale_stable_nodes)
+{
+	struct xksm_stable_node *stable_node = *_stable_node;
+
+	if (!is_stable_node_chain(stable_node)) {
+		*_stable_node_dup = stable_node;
+		return xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_NOLOCK);
+	}
+	return stable_node_dup(_stable_node_dup, _stable_node, root,
+			       prune_stale_stable_nodes);
+}
+
+/**
+ * xksm_stable_tree_search - find a KSM page with the content of @page
+ * @page: the page being scanned
+ *
+ * Returns the KSM page (with a reference) to merge @page with: @page itself
+ * if it is already a KSM page (forked, or migrated and now re-placed), or
+ * NULL if none matches or the matches are full, or ERR_PTR(-EBUSY) if the
+ * match is locked (try again later).
+ */
+struct page *xksm_stable_tree_search(struct page *page)
+{
+	struct xksm_stable_node *stable_node, *stable_node_dup;
+	struct xksm_stable_node *page_node;
+	struct rb_node **new, *parent;
+	struct rb_root *root;
+	struct folio *folio;
+	int nid;
+
+	folio = page_folio(page);
+	page_node = xksm_folio_stable_node(folio);
+	if (page_node && page_node->head != &xksm_migrate_nodes) {
+		/* ksm page forked */
+		folio_get(folio);
+		return &folio->page;
+	}
+
+	nid = xksm_get_kpfn_nid(folio_pfn(folio));
+	root = xksm_root_stable_tree + nid;
+again:
+	new = &root->rb_node;
+	parent = NULL;
+
+	while (*new) {
+		struct folio *tree_folio;
+		int ret;
+
+		cond_resched();
+		stable_node = rb_entry(*new, struct xksm_stable_node, node);
+		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
+						 root, true);
+		if (!tree_folio) {
+			/*
+			 * A stale node was removed, which may have rebalanced
+			 * the tree under us: start again rather than insert
+			 * in a wrong place.
+			 */
+			goto again;
+		}
+
+		ret = xksm_memcmp_pages(page, &tree_folio->page);
+		folio_put(tree_folio);
+
+		parent = *new;
+		if (ret < 0) {
+			new = &parent->rb_left;
+		} else if (ret > 0) {
+			new = &parent->rb_right;
+		} else {
+			if (page_node) {
+				/*
+				 * Our migrated KSM page mapped at most once
+				 * can merge with this one; else it joins the
+				 * chain as another dup.
+				 */
+				if (xksm_mapcount(&folio->page) > 1)
+					goto chain_append;
+			}
+
+			if (!xksm_is_page_sharing_candidate(stable_node_dup)) {
+				/*
+				 * A match, but every dup is full: wait for the
+				 * page to find a partner in the unstable tree
+				 * and become a new dup.
+				 */
+				return NULL;
+			}
+
+			/*
+			 * Lock and unlock the stable node's page (which might
+			 * already have been migrated) so that page migration
+			 * is sure to notice its raised count.
+			 */
+			tree_folio = xksm_get_ksm_folio(stable_node_dup,
+							XKSM_GET_FOLIO_TRYLOCK);
+			if (PTR_ERR(tree_folio) == -EBUSY)
+				return ERR_PTR(-EBUSY);
+			if (unlikely(!tree_folio))
+				goto again;	/* the tree may have changed */
+			folio_unlock(tree_folio);
+
+			if (xksm_get_kpfn_nid(stable_node_dup->kpfn) !=
+			    stable_node_dup->nid) {
+				folio_put(tree_folio);
+				goto replace;
+			}
+			return &tree_folio->page;
+		}
+	}
+
+	if (!page_node)
+		return NULL;
+
+	list_del(&page_node->list);
+	page_node->nid = nid;
+	rb_link_node(&page_node->node, parent, new);
+	rb_insert_color(&page_node->node, root);
+out:
+	if (xksm_is_page_sharing_candidate(page_node)) {
+		folio_get(folio);
+		return &folio->page;
+	}
+	return NULL;
+
+replace:
+	/*
+	 * The match's page has moved to another node.  If stable_node was a
+	 * chain and collapsed, stable_node == stable_node_dup: there is no
+	 * chain.  Otherwise stable_node is the chain and stable_node_dup the
+	 * dup to replace.
+	 */
+	if (stable_node_dup == stable_node) {
+		/* there is no chain */
+		if (page_node) {
+			list_del(&page_node->list);
+			page_node->nid = nid;
+			rb_replace_node(&stable_node_dup->node, &page_node->node,
+					root);
+			if (xksm_is_page_sharing_candidate(page_node))
+				folio_get(folio);
+			else
+				folio = NULL;
+		} else {
+			rb_erase(&stable_node_dup->node, root);
+			folio = NULL;
+		}
+	} else {
+		__stable_node_dup_del(stable_node_dup);
+		if (page_node) {
+			list_del(&page_node->list);
+			page_node->nid = nid;
+			stable_node_chain_add_dup(page_node, stable_node);
+			if (xksm_is_page_sharing_candidate(page_node))
+				folio_get(folio);
+			else
+				folio = NULL;
+		} else {
+			folio = NULL;
+		}
+	}
+	stable_node_dup->head = &xksm_migrate_nodes;
+	list_add(&stable_node_dup->list, stable_node_dup->head);
+	return folio ? &folio->page : NULL;
+
+chain_append:
+	/* If the chain collapsed (or never was), make one. */
+	if (stable_node_dup == stable_node) {
+		stable_node = alloc_stable_node_chain(stable_node_dup, root);
+		if (!stable_node)
+			return NULL;
+	}
+	/* Add our migrated KSM page to the chain of its content. */
+	list_del(&page_node->list);
+	page_node->nid = nid;
+	stable_node_chain_add_dup(page_node, stable_node);
+	goto out;
+}
+
+/**
+ * xksm_stable_tree_insert - a stable node for a new KSM page
+ * @kfolio: the new KSM page, locked
+ *
+ * Returns the new node (a dup if the content is already in the tree), or
+ * NULL when out of memory.
+ */
+struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio)
+{
+	struct xksm_stable_node *stable_node, *stable_node_dup;
+	struct rb_node **new, *parent;
+	bool need_chain = false;
+	struct rb_root *root;
+	unsigned long kpfn;
+	int nid;
+
+	kpfn = folio_pfn(kfolio);
+	nid = xksm_get_kpfn_nid(kpfn);
+	root = xksm_root_stable_tree + nid;
+again:
+	parent = NULL;
+	new = &root->rb_node;
+
+	while (*new) {
+		struct folio *tree_folio;
+		int ret;
+
+		cond_resched();
+		stable_node = rb_entry(*new, struct xksm_stable_node, node);
+		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
+						 root, false);
+		if (!tree_folio)
+			goto again;	/* a stale node went: start again */
+
+		ret = xksm_memcmp_pages(&kfolio->page, &tree_folio->page);
+		folio_put(tree_folio);
+
+		parent = *new;
+		if (ret < 0) {
+			new = &parent->rb_left;
+		} else if (ret > 0) {
+			new = &parent->rb_right;
+		} else {
+			need_chain = true;
+			break;
+		}
+	}
+
+	stable_node_dup = alloc_stable_node();
+	if (!stable_node_dup)
+		return NULL;
+
+	INIT_HLIST_HEAD(&stable_node_dup->hlist);
+	stable_node_dup->kpfn = kpfn;
+	stable_node_dup->rmap_hlist_len = 0;
+	stable_node_dup->nid = nid;
+	if (!need_chain) {
+		rb_link_node(&stable_node_dup->node, parent, new);
+		rb_insert_color(&stable_node_dup->node, root);
+	} else {
+		if (!is_stable_node_chain(stable_node)) {
+			struct xksm_stable_node *orig = stable_node;
+
+			/* chain is missing so create it */
+			stable_node = alloc_stable_node_chain(orig, root);
+			if (!stable_node) {
+				free_stable_node(stable_node_dup);
+				return NULL;
+			}
+		}
+		stable_node_chain_add_dup(stable_node_dup, stable_node);
+	}
+
+	xksm_folio_set_stable_node(kfolio, stable_node_dup);
+	return stable_node_dup;
+}
+
+/**
+ * xksm_stable_tree_append - one more mapping of a KSM page
+ * @rmap_item: the rmap_item of the mapping, holding its anon_vma reference
+ * @stable_node: the page's stable node (a dup, never a chain)
+ * @max_page_sharing_bypass: a forked KSM page may exceed max_page_sharing
+ *
+ * The page is locked, so the kernel's rmap walk does not see the list
+ * change under it.
+ */
+void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
+			     struct xksm_stable_node *stable_node,
+			     bool max_page_sharing_bypass)
+{
+	struct xksm_mm_slot *slot;
+
+	/*
+	 * The rmap walk would not find this mapping if the node were a chain
+	 * (negative length); a negative length here means memory corruption.
+	 */
+	if (WARN_ON_ONCE(stable_node->rmap_hlist_len < 0))
+		return;
+
+	stable_node->rmap_hlist_len++;
+	if (!max_page_sharing_bypass)
+		/* possibly non fatal but unexpected overflow, only warn */
+		WARN_ON_ONCE(stable_node->rmap_hlist_len > xksm_max_page_sharing);
+
+	rmap_item->head = stable_node;
+	rmap_item->address |= XKSM_STABLE_FLAG;
+	hlist_add_head(&rmap_item->hlist, &stable_node->hlist);
+
+	if (rmap_item->hlist.next)
+		xksm_pages_sharing++;
+	else
+		xksm_pages_shared++;
+	slot = xksm_get_mm_slot(rmap_item->mm);
+	if (slot)
+		slot->merging_pages++;
+}
+
+/*
+ * Take a node (not a chain) out of the tree for good, its page no longer
+ * mapped: run=2, switching the trees, unload.  Returns -EBUSY if the page
+ * is still mapped (an exiting mm between its last user and exit_mmap()).
+ */
+static int remove_stable_node(struct xksm_stable_node *stable_node)
+{
+	struct folio *folio;
+	int err;
+
+	folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_LOCK);
+	if (!folio)
+		return 0;	/* it was stale, and is removed */
+
+	err = -EBUSY;
+	if (!folio_mapped(folio)) {
+		/*
+		 * The page may sit in an LRU cache on its way to being freed,
+		 * or in the swapcache: clear its key and drop the node.
+		 */
+		xksm_folio_set_stable_node(folio, NULL);
+		remove_node_from_stable_tree(stable_node);
+		err = 0;
+	}
+
+	folio_unlock(folio);
+	folio_put(folio);
+	return err;
+}
+
+static int remove_stable_node_chain(struct xksm_stable_node *stable_node,
+				    struct rb_root *root)
+{
+	struct xksm_stable_node *dup;
+	struct hlist_node *hlist_safe;
+
+	if (!is_stable_node_chain(stable_node))
+		return remove_stable_node(stable_node);
+
+	hlist_for_each_entry_safe(dup, hlist_safe, &stable_node->hlist, hlist_dup)
+		if (remove_stable_node(dup))
+			return -EBUSY;
+	WARN_ON_ONCE(!hlist_empty(&stable_node->hlist));
+	free_stable_node_chain(stable_node, root);
+	return 0;
+}
+
+/*
+ * Empty the stable trees and the migrate list; -EBUSY if some node's page
+ * is still mapped (those nodes stay).
+ */
+int xksm_remove_all_stable_nodes(void)
+{
+	struct xksm_stable_node *stable_node, *next;
+	int nid, err = 0;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
+		while (xksm_root_stable_tree[nid].rb_node) {
+			stable_node = rb_entry(xksm_root_stable_tree[nid].rb_node,
+					       struct xksm_stable_node, node);
+			if (remove_stable_node_chain(stable_node,
+						     xksm_root_stable_tree + nid)) {
+				err = -EBUSY;
+				break;	/* proceed to next nid */
+			}
+			cond_resched();
+		}
+	}
+	list_for_each_entry_safe(stable_node, next, &xksm_migrate_nodes, list) {
+		if (remove_stable_node(stable_node))
+			err = -EBUSY;
+		cond_resched();
+	}
+	return err;
+}
+
+/*
+ * Module unload: the nodes whose pages are still mapped (they could not be
+ * unmerged) must not outlive the module.  Their pages become KSM pages with
+ * no stable node, as the kernel knows them while a node is being set up:
+ * CoW still copies them, an rmap walk finds nothing (migration and reclaim
+ * of them fail cleanly), and they are freed normally.
+ */
+static void orphan_stable_node(struct xksm_stable_node *stable_node)
+{
+	struct folio *folio;
+
+	folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_LOCK);
+	if (!folio)
+		return;		/* stale, and removed */
+	xksm_folio_set_stable_node(folio, NULL);
+	remove_node_from_stable_tree(stable_node);
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+void xksm_orphan_all_stable_nodes(void)
+{
+	struct xksm_stable_node *stable_node, *dup, *next;
+	struct hlist_node *hlist_safe;
+	int nid;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
+		struct rb_root *root = xksm_root_stable_tree + nid;
+
+		while (root->rb_node) {
+			stable_node = rb_entry(root->rb_node,
+					       struct xksm_stable_node, node);
+			if (!is_stable_node_chain(stable_node)) {
+				orphan_stable_node(stable_node);
+				continue;
+			}
+			hlist_for_each_entry_safe(dup, hlist_safe,
+						  &stable_node->hlist, hlist_dup)
+				orphan_stable_node(dup);
+			free_stable_node_chain(stable_node, root);
+		}
+	}
+	list_for_each_entry_safe(stable_node, next, &xksm_migrate_nodes, list)
+		orphan_stable_node(stable_node);
+}
+
+/* debugfs stable_tree: one line per node, dups indented under chains. */
+static void show_node(struct seq_file *m, struct xksm_stable_node *node,
+		      const char *indent)
+{
+	struct xksm_rmap_item *rmap_item;
+
+	seq_printf(m, "%snode %p kpfn %lu nid %d sharing %d\n", indent, node,
+		   node->kpfn, node->nid, node->rmap_hlist_len);
+	hlist_for_each_entry(rmap_item, &node->hlist, hlist)
+		seq_printf(m, "%s  rmap mm %p addr %#lx anon_vma %p\n", indent,
+			   rmap_item->mm, rmap_item->address & PAGE_MASK,
+			   rmap_item->anon_vma);
+}
+
+void xksm_stable_tree_show(struct seq_file *m)
+{
+	struct xksm_stable_node *node, *dup;
+	struct rb_node *rb;
+	int nid;
+
+	mutex_lock(&xksm_thread_mutex);
+	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
+		seq_printf(m, "tree %d\n", nid);
+		for (rb = rb_first(xksm_root_stable_tree + nid); rb; rb = rb_next(rb)) {
+			node = rb_entry(rb, struct xksm_stable_node, node);
+			if (!is_stable_node_chain(node)) {
+				show_node(m, node, "  ");
+				continue;
+			}
+			seq_printf(m, "  chain %p\n", node);
+			hlist_for_each_entry(dup, &node->hlist, hlist_dup)
+				show_node(m, dup, "    ");
+		}
+	}
+	list_for_each_entry(node, &xksm_migrate_nodes, list)
+		show_node(m, node, "migrating ");
+	mutex_unlock(&xksm_thread_mutex);
+}
+
+int xksm_stable_tree_init(void)
+{
+	xksm_stable_node_cache = KMEM_CACHE(xksm_stable_node, 0);
+	return xksm_stable_node_cache ? 0 : -ENOMEM;
+}
+
+void xksm_stable_tree_exit(void)
+{
+	kmem_cache_destroy(xksm_stable_node_cache);
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * unstable_tree.c - the unstable tree: pages seen this pass, not yet merged.
+ *
+ * Its nodes are rmap_items, ordered by the content of the page at their
+ * address when they were inserted.  Those pages are not write protected
+ * and may change at any time, so the tree may become unordered: a search
+ * can then miss a match, which only costs a merge, never correctness
+ * (every match is confirmed by the merge itself, under the page lock and
+ * with the ptes write protected).  To keep it mostly ordered:
+ *
+ *  - a page enters only if its checksum did not change since the last pass
+ *    (merge.c), so pages being written stay out;
+ *  - the tree is thrown away at the start of every pass
+ *    (xksm_unstable_tree_reset()), without visiting its nodes: rmap_items
+ *    left over carry the pass number in their low address bits, and are
+ *    recognised as stale by it.
+ *
+ * merge_across_nodes=0 keeps one tree per NUMA node.
+ *
+ * Everything here runs under xksm_thread_mutex.
+ */
+
+#include <linux/mm.h>
+#include <linux/rbtree.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+/* The unstable tree roots, as the stable ones (stable_tree.c). */
+static struct rb_root xksm_unstable_trees[MAX_NUMNODES];
+struct rb_root *xksm_root_unstable_tree = xksm_unstable_trees;
+
+/* The number of nodes in the unstable tree */
+unsigned long xksm_pages_unshared;
+
+/**
+ * xksm_unstable_tree_search_insert - find a page like @page, or insert it
+ * @rmap_item: the rmap_item of @page
+ * @page: the page being scanned
+ * @tree_pagep: where to return the matching page, with a reference
+ *
+ * Returns the rmap_item of an identical page (its page in *@tree_pagep), or
+ * NULL after inserting @rmap_item (or giving up on a forked page or one on
+ * the wrong node).
+ */
+struct xksm_rmap_item *
+xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
+				 struct page *page, struct page **tree_pagep)
+{
+	struct rb_node **new, *parent = NULL;
+	struct rb_root *root;
+	int nid;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	nid = xksm_get_kpfn_nid(page_to_pfn(page));
+	root = xksm_root_unstable_tree + nid;
+	new = &root->rb_node;
+
+	while (*new) {
+		struct xksm_rmap_item *tree_rmap_item;
+		struct page *tree_page;
+		int ret;
+
+		cond_resched();
+		tree_rmap_item = rb_entry(*new, struct xksm_rmap_item, node);
+		tree_page = xksm_get_mergeable_page(tree_rmap_item);
+		if (!tree_page)
+			return NULL;
+
+		/* Don't substitute a ksm page for a forked page. */
+		if (page == tree_page) {
+			put_page(tree_page);
+			return NULL;
+		}
+
+		ret = xksm_memcmp_pages(page, tree_page);
+
+		parent = *new;
+		if (ret < 0) {
+			put_page(tree_page);
+			new = &parent->rb_left;
+		} else if (ret > 0) {
+			put_page(tree_page);
+			new = &parent->rb_right;
+		} else if (!xksm_merge_across_nodes &&
+			   page_to_nid(tree_page) != nid) {
+			/*
+			 * tree_page has been migrated to another NUMA node: it
+			 * will be put in the right tree next pass.  Only merge
+			 * with it when merging across nodes.
+			 */
+			put_page(tree_page);
+			return NULL;
+		}
+		*tree_pagep = tree_page;
+		return tree_rmap_item;
+	}
+
+	rmap_item->address |= XKSM_UNSTABLE_FLAG;
+	rmap_item->address |= (xksm_scan.seqnr & XKSM_SEQNR_MASK);
+	rmap_item->nid = nid;
+	rb_link_node(&rmap_item->node, parent, new);
+	rb_insert_color(&rmap_item->node, root);
+
+	xksm_pages_unshared++;
+	return NULL;
+}
+
+/* A new pass: forget the unstable tree (see the comment at the top). */
+void xksm_unstable_tree_reset(void)
+{
+	int nid;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	for (nid = 0; nid < xksm_nr_node_ids; nid++)
+		xksm_root_unstable_tree[nid] = RB_ROOT;
+}

@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * walk.c - finding the next page worth looking at, fast.
+ *
+ * Registered ranges may be huge and sparse (a 1 TiB reservation with a few
+ * pages touched): xksmd and unmerging must not visit every address.  The
+ * kernel's page walker skips absent page tables whole; our pmd_entry
+ * callback then scans one page table under its lock and stops at the first
+ * pte of interest, as mainline's ksm_next_page_pmd_entry() does.
+ */
+
+#include <linux/mm.h>
+#include <linux/pagewalk.h>
+
+#include "xksm.h"
+#include "compat.h"
+
+struct xksm_walk_arg {
+	struct xksm_walk_result *res;
+	bool unmerge;		/* looking for KSM and zero ptes only */
+};
+
+/* Does this pte hold what the walk is looking for?  Sets res->page. */
+static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
+			    pte_t pte, struct xksm_walk_arg *arg)
+{
+	struct page *page;
+	struct folio *folio;
+
+	if (!pte_present(pte))
+		return false;
+	if (is_zero_pfn(pte_pfn(pte))) {
+		arg->res->zero = true;
+		return true;
+	}
+	page = xksm_call(vm_normal_page)(vma, addr, pte);
+	if (!page)
+		return false;
+	folio = page_folio(page);
+	if (folio_is_zone_device(folio) || !folio_test_anon(folio))
+		return false;
+	if (arg->unmerge && !folio_test_ksm(folio))
+		return false;
+	arg->res->page = page;
+	return true;
+}
+
+static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
+			       unsigned long end, struct mm_walk *walk)
+{
+	struct xksm_walk_arg *arg = walk->private;
+	struct xksm_walk_result *res = arg->res;
+	struct vm_area_struct *vma = walk->vma;
+	struct mm_struct *mm = walk->mm;
+	pte_t *start_ptep, *ptep;
+	spinlock_t *ptl;	/* the page table (or pmd) lock */
+	pmd_t pmd;
+
+	if (xksm_test_exit(mm))
+		return 0;
+
+	cond_resched();
+
+	pmd = xksm_pmdp_get_lockless(pmdp);
+	if (!pmd_present(pmd))
+		return 0;
+
+	if (pmd_trans_huge(pmd)) {
+		struct page *page;
+		struct folio *folio;
+
+		/* A THP is never a KSM page: unmerging skips it. */
+		if (arg->unmerge)
+			return 0;
+		ptl = pmd_lock(mm, pmdp);
+		pmd = *pmdp;
+		if (pmd_present(pmd) && pmd_trans_huge(pmd)) {
+			page = xksm_call(vm_normal_page_pmd)(vma, addr, pmd);
+			if (!page)
+				goto not_found_unlock_pmd;
+			folio = page_folio(page);
+			if (folio_is_zone_device(folio) || !folio_test_anon(folio))
+				goto not_found_unlock_pmd;
+			page += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT;
+			folio_get(folio);
+			spin_unlock(ptl);
+			res->page = page;
+			res->folio = folio;
+			res->addr = addr;
+			return 1;
+		}
+		spin_unlock(ptl);
+		if (!pmd_present(pmd) || pmd_trans_huge(pmd))
+			return 0;
+	}
+
+	start_ptep = xksm_pte_offset_map_lock(mm, pmdp, addr, &ptl);
+	if (!start_ptep)
+		return 0;
+	for (ptep = start_ptep; addr < end; ptep++, addr += PAGE_SIZE) {
+		if (!xksm_pte_wanted(vma, addr, ptep_get(ptep), arg))
+			continue;
+		if (res->page) {
+			res->folio = page_folio(res->page);
+			folio_get(res->folio);
+		}
+		res->addr = addr;
+		pte_unmap_unlock(start_ptep, ptl);
+		return 1;
+	}
+	pte_unmap_unlock(start_ptep, ptl);
+	return 0;
+
+not_found_unlock_pmd:
+	spin_unlock(ptl);
+	return 0;
+}
+
+static const struct mm_walk_ops xksm_walk_ops = {
+	.pmd_entry = xksm_walk_pmd_entry,
+	XKSM_WALK_RDLOCK
+};
+
+/**
+ * xksm_walk_next - the next page of interest in [start, end) of @vma
+ * @vma: the vma; its mm's mmap_lock held for read
+ * @start: where to start (page aligned)
+ * @end: where to stop
+ * @unmerge: false: the next anonymous page (@res->page, with a reference on
+ *	@res->folio) or zero-page pte (@res->zero); true: the next KSM page or
+ *	zero-page pte (no reference taken)
+ * @res: the result
+ *
+ * Returns true if something was found at @res->addr.
+ */
+bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end, bool unmerge, struct xksm_walk_result *res)
+{
+	struct xksm_walk_arg arg = { .res = res, .unmerge = unmerge };
+	int found;
+
+	memset(res, 0, sizeof(*res));
+	found = xksm_call(walk_page_range_vma)(vma, start, end, &xksm_walk_ops,
+					       &arg);
+	if (found <= 0)
+		return false;
+	if (unmerge && res->folio) {
+		folio_put(res->folio);
+		res->folio = NULL;
+		res->page = NULL;
+	}
+	return true;
+}
