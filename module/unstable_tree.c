@@ -80,11 +80,14 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 		if (ret < 0) {
 			put_page(tree_page);
 			new = &parent->rb_left;
-		} else if (ret > 0) {
+			continue;
+		}
+		if (ret > 0) {
 			put_page(tree_page);
 			new = &parent->rb_right;
-		} else if (!xksm_merge_across_nodes &&
-			   page_to_nid(tree_page) != nid) {
+			continue;
+		}
+		if (!xksm_merge_across_nodes && page_to_nid(tree_page) != nid) {
 			/*
 			 * tree_page has been migrated to another NUMA node: it
 			 * will be put in the right tree next pass.  Only merge
