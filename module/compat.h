@@ -21,7 +21,9 @@
 #include <linux/version.h>
 #include <linux/highmem.h>
 #include <linux/huge_mm.h>
+#include <linux/ftrace.h>
 #include <linux/kallsyms.h>
+#include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
@@ -51,9 +53,12 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
  *	page_add_anon_rmap(); the mmu notifier's change_pte is gone; page
  *	walks name their mmap_lock mode; pte_offset_map_lock() may fail
  *	(6.12).
+ * XKSM_HAVE_KSM_MERGE_ANY: the kernel's KSM has a merge-any mode,
+ *	ksm_enable_merge_any() (prctl(PR_SET_MEMORY_MERGE), 6.4).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
+#define XKSM_HAVE_KSM_MERGE_ANY	1
 #endif
 
 #include "kernel_api.h"
@@ -82,6 +87,16 @@ static inline bool xksm_kernel_merge_any(struct mm_struct *mm)
 		.pgoff = (_folio)->index,				\
 		.vma = _vma,						\
 	}
+
+/* Make an ftrace callback return into @ip instead of the traced function. */
+static inline void xksm_ftrace_set_ip(struct ftrace_regs *fregs, unsigned long ip)
+{
+#ifdef XKSM_HAVE_FOLIO_WALK
+	ftrace_regs_set_instruction_pointer(fregs, ip);
+#else
+	ftrace_instruction_pointer_set(fregs, ip);
+#endif
+}
 
 /* put_anon_vma() */
 static inline void xksm_put_anon_vma(struct anon_vma *anon_vma)

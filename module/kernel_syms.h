@@ -50,6 +50,11 @@ XKSM_FUNC(page_remove_rmap)
 XKSM_FUNC(split_huge_page_to_list)
 #endif
 
+/* The kernel's KSM entry point that ksm_coexist.c hooks (6.12). */
+#ifdef XKSM_HAVE_KSM_MERGE_ANY
+XKSM_FUNC(ksm_enable_merge_any)
+#endif
+
 /* xksmd's CPU time, for the scan time advisor. */
 XKSM_FUNC(task_sched_runtime)
 

@@ -36,9 +36,12 @@ static int __init xksm_init(void)
 	err = xksm_scan_init();
 	if (err)
 		goto undo_stable_tree;
-	err = xksm_sysfs_init();
+	err = xksm_coexist_init();
 	if (err)
 		goto undo_scan;
+	err = xksm_sysfs_init();
+	if (err)
+		goto undo_coexist;
 	xksm_debugfs_init();
 	err = xksm_dev_init();
 	if (err)
@@ -50,6 +53,8 @@ static int __init xksm_init(void)
 undo_debugfs:
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+undo_coexist:
+	xksm_coexist_exit();
 undo_scan:
 	xksm_scan_exit();
 undo_stable_tree:
@@ -67,6 +72,7 @@ static void __exit xksm_exit(void)
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
 	xksm_scan_exit();
+	xksm_coexist_exit();
 	xksm_stable_tree_exit();
 	xksm_rmap_item_exit();
 	xksm_mm_slot_exit();

@@ -92,8 +92,7 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
  * as mainline's break_ksm().  Loops because the fault may back out on a
  * racing pte update.  mmap_lock held.
  */
-static int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr,
-			  bool zero_too)
+int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too)
 {
 	vm_fault_t ret = 0;
 

@@ -42,6 +42,7 @@
  *   unstable_tree.c	the unstable tree
  *   merge.c		write-protecting, replacing and unmerging pages
  *   walk.c		page-table walks that skip holes fast
+ *   ksm_coexist.c	keeping the kernel's own KSM off xksm's pages
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
  *
@@ -340,6 +341,7 @@ int xksm_memcmp_pages(struct page *page1, struct page *page2);
 struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item);
 void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item);
 void xksm_break_cow(struct xksm_rmap_item *rmap_item);
+int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too);
 int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 		       unsigned long start, unsigned long end);
 
@@ -353,6 +355,10 @@ struct xksm_walk_result {
 
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
+
+/* --- ksm_coexist.c ---------------------------------------------------- */
+int xksm_coexist_init(void);
+void xksm_coexist_exit(void);
 
 /* --- kernel_api.c ------------------------------------------------------ */
 int xksm_kernel_api_init(void);
