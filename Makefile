@@ -47,7 +47,17 @@ TEST_BINS := $(patsubst tests/functional/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
 TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -static -D_GNU_SOURCE \
 	       -Iinclude/uapi -Itests/functional
 
-tests: $(TEST_BINS)
+tests: $(TEST_BINS) tools
+
+# The user-space tools (tools/*.c), static too: they also run in the guest.
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+
+tools: $(TOOL_BINS)
+
+$(BUILD)/tools/%: tools/%.c include/uapi/linux/xksm.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
 
 $(BUILD)/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi/linux/xksm.h
 	@mkdir -p $(@D)
@@ -76,4 +86,4 @@ dkms-remove:
 debug-kernel:
 	scripts/build-debug-kernel
 
-.PHONY: all module clean deps tests check demo dkms-check dkms-install dkms-remove debug-kernel
+.PHONY: all module clean deps tests tools check demo dkms-check dkms-install dkms-remove debug-kernel

@@ -39,9 +39,12 @@ static int __init xksm_init(void)
 	err = xksm_coexist_init();
 	if (err)
 		goto undo_scan;
-	err = xksm_sysfs_init();
+	err = xksm_fork_init();
 	if (err)
 		goto undo_coexist;
+	err = xksm_sysfs_init();
+	if (err)
+		goto undo_fork;
 	xksm_debugfs_init();
 	err = xksm_dev_init();
 	if (err)
@@ -53,6 +56,8 @@ static int __init xksm_init(void)
 undo_debugfs:
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+undo_fork:
+	xksm_fork_exit();
 undo_coexist:
 	xksm_coexist_exit();
 undo_scan:
@@ -71,6 +76,7 @@ static void __exit xksm_exit(void)
 	xksm_dev_exit();
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+	xksm_fork_exit();
 	xksm_scan_exit();
 	xksm_coexist_exit();
 	xksm_stable_tree_exit();

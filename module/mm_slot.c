@@ -413,6 +413,35 @@ int xksm_set_merge_any(struct mm_struct *mm, bool enable)
 	return err;
 }
 
+/*
+ * Give a forked child @mm its parent's registration (fork.c): merge-any and
+ * the ranges, states and all.
+ */
+int xksm_inherit(struct mm_struct *mm, bool merge_any,
+		 const struct xksm_range_copy *ranges, unsigned int nr)
+{
+	struct xksm_mm_slot *slot;
+	unsigned int i;
+	int err = 0;
+
+	mmap_write_lock(mm);
+	if (xksm_test_exit(mm))
+		goto out;
+	slot = xksm_enter(mm);
+	if (!slot) {
+		err = -ENOMEM;
+		goto out;
+	}
+	slot->merge_any |= merge_any;
+	for (i = 0; i < nr && !err; i++)
+		err = mtree_store_range(&slot->ranges, ranges[i].first,
+					ranges[i].last, ranges[i].state,
+					GFP_KERNEL_ACCOUNT);
+out:
+	mmap_write_unlock(mm);
+	return err;
+}
+
 bool xksm_get_merge_any(struct mm_struct *mm)
 {
 	struct xksm_mm_slot *slot;

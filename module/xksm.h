@@ -43,6 +43,7 @@
  *   merge.c		write-protecting, replacing and unmerging pages
  *   walk.c		page-table walks that skip holes fast
  *   ksm_coexist.c	keeping the kernel's own KSM off xksm's pages
+ *   fork.c		a forked child inherits its parent's registration
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
  *
@@ -277,6 +278,15 @@ int xksm_set_merge_any(struct mm_struct *mm, bool enable);
 bool xksm_get_merge_any(struct mm_struct *mm);
 unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot);
 
+/* A registered range copied out of a slot's tree (fork.c). */
+struct xksm_range_copy {
+	unsigned long first, last;
+	void *state;
+};
+
+int xksm_inherit(struct mm_struct *mm, bool merge_any,
+		 const struct xksm_range_copy *ranges, unsigned int nr);
+
 /* --- rmap_item.c ------------------------------------------------------- */
 extern unsigned long xksm_rmap_items;
 int xksm_rmap_item_init(void);
@@ -355,6 +365,11 @@ struct xksm_walk_result {
 
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
+
+/* --- fork.c ----------------------------------------------------------- */
+extern atomic_long_t xksm_fork_lost;
+int xksm_fork_init(void);
+void xksm_fork_exit(void);
 
 /* --- ksm_coexist.c ---------------------------------------------------- */
 int xksm_coexist_init(void);
