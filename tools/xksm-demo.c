@@ -128,11 +128,12 @@ int main(int argc, char **argv)
 	size_t mib = argc > 2 ? strtoul(argv[2], NULL, 0) : 16;
 	size_t bytes = mib << 20;
 	int cmd[64][2], ack[2], i, stable = 0;
-	long free_before, free_after, last = -1, scans0;
+	long anon_before, last = -1, scans0;
 	time_t t0;
 	char c;
 
 	page_size = sysconf(_SC_PAGESIZE);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (workers < 2 || workers > 64 || !mib) {
 		fprintf(stderr, "usage: xksm-demo [WORKERS(2-64) [MIB]]\n");
 		return 2;
@@ -142,7 +143,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	set_knob("run", "2");
-	free_before = meminfo_kib("MemFree:");
 	printf("%d processes, each with %zu MiB: the same data in all, one page in 64 its own.\n",
 	       workers, mib);
 	if (pipe(ack))
@@ -150,17 +150,26 @@ int main(int argc, char **argv)
 	for (i = 0; i < workers; i++) {
 		if (pipe(cmd[i]))
 			return 1;
-		if (fork() == 0)
+		if (fork() == 0) {
+			int j;
+
+			/* Only our own command pipe: EOF on it ends us. */
+			for (j = 0; j < i; j++)
+				close(cmd[j][1]);
+			close(cmd[i][1]);
+			close(ack[0]);
 			worker(i, bytes, cmd[i][0], ack[1]);
+		}
+		close(cmd[i][0]);
 	}
 	for (i = 0; i < workers; i++)
 		if (read(ack[0], &c, 1) != 1 || c != 'r') {
 			fprintf(stderr, "xksm-demo: a worker failed to register\n");
 			return 1;
 		}
-	free_after = meminfo_kib("MemFree:");
-	printf("They use %ld MiB of memory; each registered it with /dev/xksm.\n",
-	       (free_before - free_after) / 1024);
+	anon_before = meminfo_kib("AnonPages:");
+	printf("They hold %zu MiB between them; each registered it with /dev/xksm.\n",
+	       workers * mib);
 
 	set_knob("pages_to_scan", "2000");
 	set_knob("sleep_millisecs", "0");
@@ -177,7 +186,8 @@ int main(int argc, char **argv)
 		printf("  %3lds: %6.1f MiB saved (%ld pages now shared by %ld more), %ld full scans\n",
 		       (long)(time(NULL) - t0), sharing * page_size / 1048576.0,
 		       shared, sharing, knob("full_scans") - scans0);
-		stable = sharing == last && knob("full_scans") - scans0 >= 2 ?
+		stable = sharing == last && knob("full_scans") - scans0 >= 2 &&
+			 sharing > 0 ?
 			 stable + 1 : 0;
 		last = sharing;
 	}
@@ -186,8 +196,8 @@ int main(int argc, char **argv)
 	       knob("pages_shared"), knob("pages_shared") + knob("pages_sharing"),
 	       knob("pages_sharing") * page_size / 1048576.0,
 	       knob("general_profit") / 1048576.0);
-	printf("MemFree grew by %ld MiB.\n",
-	       (meminfo_kib("MemFree:") - free_after) / 1024);
+	printf("The kernel's count of anonymous memory (AnonPages) went from %ld to %ld MiB.\n",
+	       anon_before / 1024, meminfo_kib("AnonPages:") / 1024);
 
 	if (write(cmd[0][1], "w", 1) == 1 && read(ack[0], &c, 1) == 1)
 		printf("Worker 1 writes to a merged page: %s\n",
@@ -205,6 +215,7 @@ int main(int argc, char **argv)
 	set_knob("run", "2");
 	printf("The workers exited; run=2 unmerged the rest: pages_shared %ld, pages_sharing %ld.\n",
 	       knob("pages_shared"), knob("pages_sharing"));
+
 	set_knob("pages_to_scan", "100");
 	set_knob("sleep_millisecs", "20");
 	set_knob("run", "0");
