@@ -369,6 +369,17 @@ int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end
 	if (!keep_merged)
 		err = xksm_unmerge_mm_range(mm, slot, start, end);
 	mmap_read_unlock(mm);
+	if (err) {
+		/*
+		 * Some pages could not be copied back: keep tracking those
+		 * still merged (as XKSM_KEEP_MERGED would), rather than lose
+		 * them from view.  xksmd cannot run meanwhile: we hold its
+		 * mutex.
+		 */
+		mmap_write_lock(mm);
+		xksm_set_ranges(mm, slot, start, end, XKSM_RANGE_KEEP);
+		mmap_write_unlock(mm);
+	}
 	mutex_unlock(&xksm_thread_mutex);
 	return err ?: hole_err;
 }
@@ -406,6 +417,13 @@ int xksm_set_merge_any(struct mm_struct *mm, bool enable)
 		mmap_write_downgrade(mm);
 		err = xksm_unmerge_mm_range(mm, slot, 0, TASK_SIZE);
 		mmap_read_unlock(mm);
+		if (err) {
+			/* As in xksm_unregister(): keep what is still merged. */
+			mmap_write_lock(mm);
+			mtree_store_range(&slot->ranges, 0, TASK_SIZE - 1,
+					  XKSM_RANGE_KEEP, GFP_KERNEL_ACCOUNT);
+			mmap_write_unlock(mm);
+		}
 	} else {
 		mmap_write_unlock(mm);
 	}

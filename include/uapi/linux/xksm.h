@@ -113,9 +113,10 @@ struct xksm_range {
  *		beyond the user address space, an unknown flag or a
  *		non-zero reserved field
  *  ENOMEM	part of the range is not mapped (the mapped parts are still
- *		done, as madvise does), or memory ran out
- *  EAGAIN	unmerging could not allocate a page; the call may be repeated
- *  EINTR	a signal arrived while unmerging; the call may be repeated
+ *		done, as madvise does), or memory ran out (registering, or
+ *		copying a merged page back when unmerging: the pages not yet
+ *		copied stay merged and tracked; the call may be repeated)
+ *  EINTR	a fatal signal arrived while waiting or unmerging
  *  ESRCH	the caller has no mm (a kernel thread), or it is exiting
  */
 #define XKSM_IOC_MERGEABLE	_IOW(XKSM_IOC_MAGIC, 0x01, struct xksm_range)
