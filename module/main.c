@@ -42,9 +42,12 @@ static int __init xksm_init(void)
 	err = xksm_fork_init();
 	if (err)
 		goto undo_coexist;
-	err = xksm_sysfs_init();
+	err = xksm_hotplug_init();
 	if (err)
 		goto undo_fork;
+	err = xksm_sysfs_init();
+	if (err)
+		goto undo_hotplug;
 	xksm_debugfs_init();
 	err = xksm_dev_init();
 	if (err)
@@ -56,6 +59,8 @@ static int __init xksm_init(void)
 undo_debugfs:
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+undo_hotplug:
+	xksm_hotplug_exit();
 undo_fork:
 	xksm_fork_exit();
 undo_coexist:
@@ -76,6 +81,7 @@ static void __exit xksm_exit(void)
 	xksm_dev_exit();
 	xksm_debugfs_exit();
 	xksm_sysfs_exit();
+	xksm_hotplug_exit();
 	xksm_fork_exit();
 	xksm_scan_exit();
 	xksm_coexist_exit();

@@ -329,6 +329,7 @@ static int xksm_lock_for_unmerge(struct mm_struct *mm)
 {
 	if (mutex_lock_killable(&xksm_thread_mutex))
 		return -EINTR;
+	xksm_wait_while_offlining();
 	if (mmap_write_lock_killable(mm)) {
 		mutex_unlock(&xksm_thread_mutex);
 		return -EINTR;

@@ -485,6 +485,7 @@ static int xksm_scan_thread(void *nothing)
 
 	while (!kthread_should_stop()) {
 		mutex_lock(&xksm_thread_mutex);
+		xksm_wait_while_offlining();
 		if (xksmd_should_run())
 			xksm_do_scan(xksm_thread_pages_to_scan);
 		mutex_unlock(&xksm_thread_mutex);
@@ -607,6 +608,7 @@ void xksm_scan_exit(void)
 	kthread_stop(xksmd);
 
 	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
 	if (xksm_unmerge_all())
 		pr_warn("could not unmerge every page; the rest are orphaned\n");
 	list_for_each_entry_safe(slot, next, &xksm_mm_head.mm_node, mm_node) {

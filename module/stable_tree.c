@@ -861,6 +861,71 @@ void xksm_orphan_all_stable_nodes(void)
 		orphan_stable_node(stable_node);
 }
 
+/*
+ * Memory going offline (hotplug.c): remove the nodes whose page frame is in
+ * [start_pfn, end_pfn).  Their pages are gone (migration moved the live
+ * ones and updated kpfn), so they are not looked at: that is why nodes keep
+ * a pfn rather than a page pointer.
+ */
+static bool stable_node_dup_remove_range(struct xksm_stable_node *stable_node,
+					 unsigned long start_pfn,
+					 unsigned long end_pfn)
+{
+	if (stable_node->kpfn >= start_pfn && stable_node->kpfn < end_pfn) {
+		remove_node_from_stable_tree(stable_node);
+		return true;
+	}
+	return false;
+}
+
+static bool stable_node_chain_remove_range(struct xksm_stable_node *stable_node,
+					   unsigned long start_pfn,
+					   unsigned long end_pfn,
+					   struct rb_root *root)
+{
+	struct xksm_stable_node *dup;
+	struct hlist_node *hlist_safe;
+
+	if (!is_stable_node_chain(stable_node))
+		return stable_node_dup_remove_range(stable_node, start_pfn,
+						    end_pfn);
+
+	hlist_for_each_entry_safe(dup, hlist_safe, &stable_node->hlist, hlist_dup)
+		stable_node_dup_remove_range(dup, start_pfn, end_pfn);
+	if (hlist_empty(&stable_node->hlist)) {
+		free_stable_node_chain(stable_node, root);
+		return true;	/* notify caller that tree was rebalanced */
+	}
+	return false;
+}
+
+void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn)
+{
+	struct xksm_stable_node *stable_node, *next;
+	struct rb_node *node;
+	int nid;
+
+	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
+		struct rb_root *root = xksm_root_stable_tree + nid;
+
+		node = rb_first(root);
+		while (node) {
+			stable_node = rb_entry(node, struct xksm_stable_node, node);
+			if (stable_node_chain_remove_range(stable_node, start_pfn,
+							   end_pfn, root))
+				node = rb_first(root);	/* rebalanced */
+			else
+				node = rb_next(node);
+			cond_resched();
+		}
+	}
+	list_for_each_entry_safe(stable_node, next, &xksm_migrate_nodes, list) {
+		if (stable_node->kpfn >= start_pfn && stable_node->kpfn < end_pfn)
+			remove_node_from_stable_tree(stable_node);
+		cond_resched();
+	}
+}
+
 /* debugfs stable_tree: one line per node, dups indented under chains. */
 static void show_node(struct seq_file *m, struct xksm_stable_node *node,
 		      const char *indent)
@@ -882,6 +947,7 @@ void xksm_stable_tree_show(struct seq_file *m)
 	int nid;
 
 	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();	/* hotplug.c prunes without the mutex */
 	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
 		seq_printf(m, "tree %d\n", nid);
 		for (rb = rb_first(xksm_root_stable_tree + nid); rb; rb = rb_next(rb)) {

@@ -79,7 +79,7 @@ XKSM_ATTR(pages_to_scan);
 static ssize_t run_show(struct kobject *kobj, struct kobj_attribute *attr,
 			char *buf)
 {
-	return sysfs_emit(buf, "%lu\n", xksm_run);
+	return sysfs_emit(buf, "%lu\n", xksm_run & ~XKSM_RUN_OFFLINE);
 }
 
 /*
@@ -99,6 +99,7 @@ static ssize_t run_store(struct kobject *kobj, struct kobj_attribute *attr,
 		return -EINVAL;
 
 	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
 	if (xksm_run != flags) {
 		xksm_run = flags;
 		if (flags & XKSM_RUN_UNMERGE) {
@@ -139,6 +140,7 @@ static ssize_t merge_across_nodes_store(struct kobject *kobj,
 		return -EINVAL;
 
 	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
 	err = xksm_set_merge_across_nodes(knob);
 	mutex_unlock(&xksm_thread_mutex);
 	return err ? err : count;
@@ -195,6 +197,7 @@ static ssize_t max_page_sharing_store(struct kobject *kobj,
 		return count;
 
 	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
 	if (xksm_max_page_sharing != knob) {
 		if (xksm_pages_shared || xksm_remove_all_stable_nodes())
 			err = -EBUSY;

@@ -44,6 +44,7 @@
  *   walk.c		page-table walks that skip holes fast
  *   ksm_coexist.c	keeping the kernel's own KSM off xksm's pages
  *   fork.c		a forked child inherits its parent's registration
+ *   hotplug.c		memory going offline
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
  *
@@ -231,6 +232,7 @@ struct xksm_scan {
 #define XKSM_RUN_STOP		0
 #define XKSM_RUN_MERGE		1
 #define XKSM_RUN_UNMERGE	2
+#define XKSM_RUN_OFFLINE	4	/* memory is going offline (hotplug.c) */
 
 /* --- scan.c: xksmd, its lock, cursor and knobs ------------------------- */
 extern struct mutex xksm_thread_mutex;
@@ -332,6 +334,7 @@ void xksm_orphan_all_stable_nodes(void);
 int xksm_get_kpfn_nid(unsigned long kpfn);
 void xksm_stable_node_to_migrate_list(struct xksm_stable_node *stable_node);
 void xksm_stable_tree_show(struct seq_file *m);
+void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn);
 
 /* --- unstable_tree.c --------------------------------------------------- */
 extern unsigned long xksm_pages_unshared;
@@ -370,6 +373,11 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 extern atomic_long_t xksm_fork_lost;
 int xksm_fork_init(void);
 void xksm_fork_exit(void);
+
+/* --- hotplug.c -------------------------------------------------------- */
+int xksm_hotplug_init(void);
+void xksm_hotplug_exit(void);
+void xksm_wait_while_offlining(void);
 
 /* --- ksm_coexist.c ---------------------------------------------------- */
 int xksm_coexist_init(void);
