@@ -24,6 +24,11 @@
  * "keyhole", that the page still points back to the node; a node whose
  * page went away is stale and removed there.
  *
+ * Merge domains (to come): both trees are ordered by xksm_memcmp_pages()
+ * alone; confining merging to a trust domain means ordering by (domain,
+ * content) instead, at the three compare sites here and the one in
+ * unstable_tree.c, so that pages of different domains never compare equal.
+ *
  * Everything here runs under xksm_thread_mutex (the kernel's rmap walk and
  * migration read and write nodes under the page lock only: nodes are
  * changed with the page locked where that matters).
