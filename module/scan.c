@@ -285,6 +285,26 @@ static bool xksm_keep_stable(struct xksm_rmap_item *rmap_item, void *arg)
 	       rmap_item->head == xksm_folio_stable_node(page_folio(page));
 }
 
+/*
+ * Move the cursor past @slot, whose mm's mmap_lock is held for read, and
+ * drop that lock; and free the slot if @forget.  Its rmap_items must be
+ * gone then.
+ */
+static void xksm_scan_next_slot(struct xksm_mm_slot *slot, bool forget)
+{
+	spin_lock(&xksm_mmlist_lock);
+	xksm_scan.mm_slot = list_entry(slot->mm_node.next, struct xksm_mm_slot,
+				       mm_node);
+	if (forget) {
+		hash_del(&slot->hash);
+		list_del(&slot->mm_node);
+	}
+	spin_unlock(&xksm_mmlist_lock);
+	mmap_read_unlock(slot->mm);
+	if (forget)
+		xksm_free_mm_slot(slot);
+}
+
 /* Prune the nodes of migrated pages, once before each full scan. */
 static void xksm_prune_migrate_nodes(void)
 {
@@ -422,24 +442,12 @@ no_vmas:
 	/* Nuke the rmap_items above the last registered page. */
 	xksm_remove_trailing_rmap_items(xksm_scan.rmap_list);
 
-	spin_lock(&xksm_mmlist_lock);
-	xksm_scan.mm_slot = list_entry(slot->mm_node.next, struct xksm_mm_slot,
-				       mm_node);
-	if (xksm_test_exit(mm) || !xksm_slot_has_ranges(slot)) {
-		/*
-		 * The mm has exited, or has nothing registered any more (the
-		 * ioctls change the ranges under mmap_lock for write, so
-		 * none can be racing): forget it.
-		 */
-		hash_del(&slot->hash);
-		list_del(&slot->mm_node);
-		spin_unlock(&xksm_mmlist_lock);
-		mmap_read_unlock(mm);
-		xksm_free_mm_slot(slot);
-	} else {
-		spin_unlock(&xksm_mmlist_lock);
-		mmap_read_unlock(mm);
-	}
+	/*
+	 * Forget the mm if it has exited, or has nothing registered any more
+	 * (the ioctls change the ranges under mmap_lock for write, so none
+	 * can be racing).
+	 */
+	xksm_scan_next_slot(slot, xksm_test_exit(mm) || !xksm_slot_has_ranges(slot));
 
 	/* Repeat until we've completed scanning the whole list */
 	slot = xksm_scan.mm_slot;
@@ -539,20 +547,7 @@ int xksm_unmerge_all(void)
 			}
 		}
 		xksm_remove_trailing_rmap_items(&slot->rmap_list);
-
-		spin_lock(&xksm_mmlist_lock);
-		xksm_scan.mm_slot = list_entry(slot->mm_node.next,
-					       struct xksm_mm_slot, mm_node);
-		if (xksm_test_exit(mm)) {
-			hash_del(&slot->hash);
-			list_del(&slot->mm_node);
-			spin_unlock(&xksm_mmlist_lock);
-			mmap_read_unlock(mm);
-			xksm_free_mm_slot(slot);
-		} else {
-			spin_unlock(&xksm_mmlist_lock);
-			mmap_read_unlock(mm);
-		}
+		xksm_scan_next_slot(slot, xksm_test_exit(mm));
 	}
 
 	/* Clean up stable nodes, but don't worry if some are still busy */

@@ -4,155 +4,64 @@
  * identical pages end on shared PFNs, the counters add up, a write copies,
  * UNMERGEABLE breaks the rest at once, run=2 empties everything.
  */
-#include <stdint.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #include "xksm_test.h"
 
-#define NPAGES	64
-#define SYSFS	"/sys/kernel/mm/xksm/"
-
-static long page_size;
-
-static long knob(const char *name)
-{
-	char path[128], buf[64];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fgets(buf, sizeof(buf), f))
-		v = strtol(buf, NULL, 10);
-	fclose(f);
-	return v;
-}
-
-static int set_knob(const char *name, const char *val)
-{
-	char path[128];
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), SYSFS "%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
-static uint64_t pfn_of(void *addr)
-{
-	uint64_t ent = 0;
-	int fd = open("/proc/self/pagemap", O_RDONLY);
-
-	if (fd < 0)
-		return 0;
-	if (pread(fd, &ent, sizeof(ent),
-		  (uintptr_t)addr / page_size * sizeof(ent)) != sizeof(ent))
-		ent = 0;
-	close(fd);
-	return (ent & (1ULL << 63)) ? ent & ((1ULL << 55) - 1) : 0;
-}
-
-/* Wait until full_scans has advanced by @n; false on timeout. */
-static int wait_full_scans(int n)
-{
-	long start = knob("full_scans");
-	time_t deadline = time(NULL) + 120;
-
-	while (knob("full_scans") < start + n) {
-		if (time(NULL) > deadline)
-			return 0;
-		usleep(10000);
-	}
-	return 1;
-}
-
-static int range_ioctl(int fd, unsigned long cmd, void *addr, size_t len,
-		       __u64 flags)
-{
-	struct xksm_range r = {
-		.start = (uintptr_t)addr, .len = len, .flags = flags,
-	};
-
-	return ioctl(fd, cmd, &r);
-}
+#define N	64
+#define SEED	0x5e0
 
 int main(void)
 {
-	size_t len;
-	char *a, *b;
-	int fd, i, same, ok;
 	struct xksm_stats st;
+	size_t i, distinct;
+	char *a, *b;
 
-	page_size = sysconf(_SC_PAGESIZE);
-	len = NPAGES * page_size;
-	fd = xksm_open();
+	xt_require(XKSM_FEATURE_MERGE, "MERGE");
+	a = xt_map(N);
+	b = xt_map(N);
+	xt_fill(a, N, SEED);		/* every page distinct ... */
+	xt_fill(b, N, SEED);		/* ... and b a copy of a */
 
-	a = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	b = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED || b == MAP_FAILED)
-		fatal("mmap");
-	for (i = 0; i < NPAGES; i++) {
-		memset(a + i * page_size, 'a' + i % 26, page_size);
-		a[i * page_size] = (char)i;	/* every page distinct */
-		memcpy(b + i * page_size, a + i * page_size, page_size);
-	}
+	xt_unmerge_all();
+	check(xt_register(a, N * XT_PAGE) == 0, "register a");
+	check(xt_register(b, N * XT_PAGE) == 0, "register b");
+	xt_start_fast();
+	xt_wait_full_scans(3);
 
-	check(set_knob("run", "2") == 0, "run=2 to start clean");
-	check(range_ioctl(fd, XKSM_IOC_MERGEABLE, a, len, 0) == 0, "register a");
-	check(range_ioctl(fd, XKSM_IOC_MERGEABLE, b, len, 0) == 0, "register b");
-	set_knob("pages_to_scan", "1000");
-	set_knob("sleep_millisecs", "0");
-	check(set_knob("run", "1") == 0, "run=1");
-	check(wait_full_scans(3), "three full scans within 120 s");
-
-	for (i = 0, same = 0; i < NPAGES; i++)
-		same += pfn_of(a + i * page_size) &&
-			pfn_of(a + i * page_size) == pfn_of(b + i * page_size);
-	check(same == NPAGES, "all %d page pairs share one PFN (%d do)", NPAGES, same);
-	ok = 1;
-	for (i = 1; i < NPAGES; i++)
-		ok &= pfn_of(a + i * page_size) != pfn_of(a);
-	check(ok, "different pages never share a PFN");
-	check(knob("pages_shared") == NPAGES, "pages_shared == %d (%ld)", NPAGES,
-	      knob("pages_shared"));
-	check(knob("pages_sharing") == NPAGES, "pages_sharing == %d (%ld)", NPAGES,
-	      knob("pages_sharing"));
-	memset(&st, 0, sizeof(st));
-	i = ioctl(fd, XKSM_IOC_STATS, &st);
-	check(i == 0 && st.merging_pages == 2 * NPAGES,
-	      "stats: merging_pages == %d (%llu)", 2 * NPAGES,
+	check(xt_count_same_pfn(0, a, 0, b, N) == N,
+	      "all %d page pairs share one PFN (%zu do)", N,
+	      xt_count_same_pfn(0, a, 0, b, N));
+	distinct = xt_count_pfn_pairs(0, a, N);
+	check(distinct == 0, "different pages never share a PFN (%zu pairs do)", distinct);
+	check(xt_knob("pages_shared") == N, "pages_shared == %d (%lld)", N,
+	      xt_knob("pages_shared"));
+	check(xt_knob("pages_sharing") == N, "pages_sharing == %d (%lld)", N,
+	      xt_knob("pages_sharing"));
+	st = xt_stats_or_die();
+	check(!xt_known(st.merging_pages) || st.merging_pages == 2 * N,
+	      "stats: merging_pages == %d (%llu)", 2 * N,
 	      (unsigned long long)st.merging_pages);
 
 	/* CoW */
-	b[0] = 'X';
-	check(pfn_of(b) != pfn_of(a), "a write in b copies the page");
-	check(a[0] == 0 && b[0] == 'X' && a[1] == 'a' && b[1] == 'a',
+	b[0] ^= 0x55;
+	check(xt_pfn(b) != xt_pfn(a), "a write in b copies the page");
+	b[0] ^= 0x55;
+	check(xt_verify(a, N, SEED) == 0 && xt_verify(b, N, SEED) == 0,
 	      "both keep their data");
 
-	/* UNMERGEABLE breaks at once */
-	check(range_ioctl(fd, XKSM_IOC_UNMERGEABLE, b, len, 0) == 0, "unregister b");
-	for (i = 1, same = 0; i < NPAGES; i++)
-		same += pfn_of(a + i * page_size) == pfn_of(b + i * page_size);
-	check(same == 0, "no pair shares a PFN right after UNMERGEABLE (%d do)", same);
-	for (i = 0, ok = 1; i < NPAGES; i++)
-		ok &= a[i * page_size] == (char)i && (i == 0 || b[i * page_size] == (char)i) &&
-		      a[i * page_size + 1] == 'a' + i % 26;
-	check(ok, "data intact after unmerging");
+	/* UNMERGEABLE breaks at once (xksm; the kernel's KSM too) */
+	check(xt_unregister(b, N * XT_PAGE, 0) == 0, "unregister b");
+	for (i = 1, distinct = 0; i < N; i++)
+		distinct += xt_pfn(a + i * XT_PAGE) != xt_pfn(b + i * XT_PAGE);
+	check(distinct == N - 1, "no pair shares a PFN right after UNMERGEABLE (%zu of %d apart)",
+	      distinct, N - 1);
+	check(xt_verify(a, N, SEED) == 0 && xt_verify(b, N, SEED) == 0,
+	      "data intact after unmerging");
 
-	check(set_knob("run", "2") == 0, "run=2");
-	check(knob("pages_shared") == 0 && knob("pages_sharing") == 0 &&
-	      knob("pages_unshared") == 0, "run=2 leaves no shared, sharing or unshared pages");
-	set_knob("pages_to_scan", "100");
-	set_knob("sleep_millisecs", "20");
-	set_knob("run", "0");
-	close(fd);
+	xt_knob_set("run", 2);
+	check(xt_knob("pages_shared") == 0 && xt_knob("pages_sharing") == 0 &&
+	      xt_knob("pages_unshared") == 0,
+	      "run=2 leaves no shared, sharing or unshared pages");
 	return done();
 }
