@@ -150,7 +150,12 @@ static long xksm_ioctl_stats(struct xksm_stats __user *uarg)
 		return -ESRCH;
 
 	memset(&stats, 0, sizeof(stats));
-	/* The slot stays while xksm_mmlist_lock is held (xksm.h). */
+	/*
+	 * The slot stays while xksm_mmlist_lock is held; its ranges do not
+	 * change while the mmap_lock is (xksm.h).
+	 */
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
 	spin_lock(&xksm_mmlist_lock);
 	slot = xksm_get_mm_slot_locked(mm);
 	if (slot) {
@@ -162,6 +167,7 @@ static long xksm_ioctl_stats(struct xksm_stats __user *uarg)
 		stats.mergeable = stats.merge_any || stats.registered_bytes;
 	}
 	spin_unlock(&xksm_mmlist_lock);
+	mmap_read_unlock(mm);
 	/* As the kernel's ksm_process_profit() */
 	stats.profit = (long)(stats.merging_pages + stats.zero_pages) * PAGE_SIZE -
 		       stats.rmap_items * sizeof(struct xksm_rmap_item);

@@ -55,7 +55,11 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 
 	if (!mmget_not_zero(parent))
 		return;
-	mmap_read_lock(parent);
+	/*
+	 * For write: xksmd frees a slot with nothing registered holding the
+	 * mmap_lock for read, so a reader could see it go.
+	 */
+	mmap_write_lock(parent);
 	slot = xksm_get_mm_slot(parent);
 	if (slot) {
 		MA_STATE(mas, &slot->ranges, 0, 0);
@@ -80,7 +84,7 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 			rcu_read_unlock();
 		}
 	}
-	mmap_read_unlock(parent);
+	mmap_write_unlock(parent);
 	mmput(parent);
 
 	if (!slot)

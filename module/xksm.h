@@ -190,10 +190,12 @@ struct xksm_rmap_item {
  *
  * A slot lives from its first registration until xksmd finds its mm gone
  * (mm_users == 0) or nothing registered any more; only xksmd (or run=2 and
- * unload, holding xksm_thread_mutex) frees it, and, for a live mm, only
- * holding its mmap_lock, so that an ioctl holding that lock can trust the
- * slot it found.  The counters are written under xksm_thread_mutex and
- * read locklessly.
+ * unload, holding xksm_thread_mutex) frees it, after taking it off the
+ * hash under xksm_mmlist_lock, and, for a live mm, holding its mmap_lock
+ * for read.  So a slot found is safe to use while holding xksm_mmlist_lock,
+ * or xksm_thread_mutex, or the mm's mmap_lock for write (as the ioctls that
+ * change registrations do).  The counters are written under
+ * xksm_thread_mutex and read locklessly.
  */
 struct xksm_mm_slot {
 	struct hlist_node hash;
