@@ -58,12 +58,7 @@ static int process_p(void)
 	int pipefd[2];
 	pid_t c2;
 
-	a = xt_map(N);
-	b = xt_map(N);
-	xt_fill(a, N, SEED);
-	xt_fill(b, N, SEED);
-	xt_register_or_die(a, N * XT_PAGE);
-	xt_register_or_die(b, N * XT_PAGE);
+	xt_map_twins(N, SEED, &a, &b);
 	xt_wait_full_scans(3);	/* the scanner already runs: 3 */
 	if (!check(xt_count_same_pfn(0, a, 0, b, N) == N, "P's %d pairs are merged", N))
 		return 1;

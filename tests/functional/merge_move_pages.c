@@ -27,12 +27,7 @@ int main(void)
 	if (numa_available() < 0 || numa_max_node() < 1)
 		skip("needs 2 NUMA nodes");
 	xt_unmerge_all();
-	a = xt_map(N);
-	b = xt_map(N);
-	xt_fill(a, N, SEED);
-	xt_fill(b, N, SEED);
-	xt_register_or_die(a, N * XT_PAGE);
-	xt_register_or_die(b, N * XT_PAGE);
+	xt_map_twins(N, SEED, &a, &b);
 	xt_start_fast();
 	xt_wait_full_scans(2);
 	xt_knob_set("run", 0);

@@ -19,17 +19,23 @@
 #define N	64
 #define SEED	0x1eaf
 
-static uint64_t kpagecount(unsigned long pfn)
+/* The u64 for @pfn in /proc/kpagecount or /proc/kpageflags (~0 on error). */
+static uint64_t kpage_read(const char *file, unsigned long pfn)
 {
-	uint64_t count = ~0ULL;
-	int fd = open("/proc/kpagecount", O_RDONLY);
+	uint64_t v = ~0ULL;
+	int fd = open(file, O_RDONLY);
 
 	if (fd < 0)
-		return count;
-	if (pread(fd, &count, sizeof(count), pfn * sizeof(count)) != sizeof(count))
-		count = ~0ULL;
+		return v;
+	if (pread(fd, &v, sizeof(v), pfn * sizeof(v)) != sizeof(v))
+		v = ~0ULL;
 	close(fd);
-	return count;
+	return v;
+}
+
+static uint64_t kpagecount(unsigned long pfn)
+{
+	return kpage_read("/proc/kpagecount", pfn);
 }
 
 #define KPF_LRU		5
@@ -37,15 +43,7 @@ static uint64_t kpagecount(unsigned long pfn)
 
 static uint64_t kpageflags(unsigned long pfn)
 {
-	uint64_t flags = ~0ULL;
-	int fd = open("/proc/kpageflags", O_RDONLY);
-
-	if (fd < 0)
-		return flags;
-	if (pread(fd, &flags, sizeof(flags), pfn * sizeof(flags)) != sizeof(flags))
-		flags = ~0ULL;
-	close(fd);
-	return flags;
+	return kpage_read("/proc/kpageflags", pfn);
 }
 
 /* Unmapped and freed: no mapping, and no longer an anonymous LRU page. */

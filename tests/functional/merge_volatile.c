@@ -44,12 +44,7 @@ int main(void)
 
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
 	xt_unmerge_all();
-	a = xt_map(N);
-	b = xt_map(N);
-	xt_fill(a, N, SEED);
-	xt_fill(b, N, SEED);
-	xt_register_or_die(a, N * XT_PAGE);
-	xt_register_or_die(b, N * XT_PAGE);
+	xt_map_twins(N, SEED, &a, &b);
 	if (pthread_create(&t, NULL, writer, NULL))
 		fatal("pthread_create");
 	while (!rounds)

@@ -777,6 +777,21 @@ static inline size_t xt_verify(const void *p, size_t npages, unsigned int seed)
 	return bad;
 }
 
+/*
+ * Two mappings of npages holding the same data (page i of each is
+ * xt_fill()ed from seed), both registered: the pair most tests merge.
+ */
+static inline void xt_map_twins(size_t npages, unsigned int seed, char **a,
+				char **b)
+{
+	*a = xt_map(npages);
+	*b = xt_map(npages);
+	xt_fill(*a, npages, seed);
+	xt_fill(*b, npages, seed);
+	xt_register_or_die(*a, npages * XT_PAGE);
+	xt_register_or_die(*b, npages * XT_PAGE);
+}
+
 /* How many of n pages of a (pid pa) and b (pid pb) share a PFN, page by page. */
 static inline size_t xt_count_same_pfn(pid_t pa, const void *a, pid_t pb,
 				       const void *b, size_t npages)
