@@ -181,6 +181,14 @@ static long xksm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
 
+	/*
+	 * A child forked from a registered parent is registered by a work
+	 * item that was queued before the child first ran: let it finish, so
+	 * that the child's own requests see (and act on) what it inherited.
+	 */
+	if (cmd != XKSM_IOC_API)
+		xksm_fork_flush();
+
 	switch (cmd) {
 	case XKSM_IOC_API:
 		return xksm_ioctl_api(uarg);

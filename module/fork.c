@@ -10,7 +10,9 @@
  * registered ranges (and merge-any) to the child under the usual locks.
  *
  * Between fork and the work, the child runs unregistered for a moment; if
- * it execs or exits first, its old mm is dead and nothing is copied.  If
+ * it execs or exits first, its old mm is dead and nothing is copied.  The
+ * probe runs before the child is first woken, so a child's own ioctl, which
+ * starts with xksm_fork_flush(), always sees what it inherited.  If
  * the probe cannot allocate (GFP_ATOMIC), the child is not registered:
  * xksm_fork_lost counts such children.
  */
@@ -154,6 +156,12 @@ static void xksm_fork_probe(void *data, struct task_struct *parent,
 	list_add_tail(&fork->list, &xksm_forks);
 	spin_unlock(&xksm_fork_lock);
 	schedule_work(&xksm_fork_work);
+}
+
+/* Wait until every fork queued so far has been inherited. */
+void xksm_fork_flush(void)
+{
+	flush_work(&xksm_fork_work);
 }
 
 static void xksm_find_fork_tp(struct tracepoint *tp, void *priv)

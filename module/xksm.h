@@ -375,6 +375,7 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 extern atomic_long_t xksm_fork_lost;
 int xksm_fork_init(void);
 void xksm_fork_exit(void);
+void xksm_fork_flush(void);
 
 /* --- hotplug.c -------------------------------------------------------- */
 int xksm_hotplug_init(void);
