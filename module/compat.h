@@ -30,6 +30,7 @@
 #include <linux/rmap.h>
 #include <linux/sched/cputime.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <asm/tlbflush.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
@@ -55,10 +56,13 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
  *	(6.12).
  * XKSM_HAVE_KSM_MERGE_ANY: the kernel's KSM has a merge-any mode,
  *	ksm_enable_merge_any() (prctl(PR_SET_MEMORY_MERGE), 6.4).
+ * XKSM_HAVE_FOLIO_SWAP: a swapcache folio's entry is folio->swap, not
+ *	folio_swap_entry() (6.6).
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
 #define XKSM_HAVE_KSM_MERGE_ANY	1
+#define XKSM_HAVE_FOLIO_SWAP	1
 #endif
 
 #include "kernel_api.h"
@@ -374,6 +378,26 @@ static inline vm_fault_t xksm_unshare_fault(struct vm_area_struct *vma,
 #else
 	return handle_mm_fault(vma, addr, FAULT_FLAG_WRITE | FAULT_FLAG_REMOTE,
 			       NULL);
+#endif
+}
+
+/* anon_vma_interval_tree_foreach(), whose iterators are not exported */
+#define xksm_anon_vma_tree_foreach(avc, root, start, last)		\
+	for (avc = xksm_call(anon_vma_interval_tree_iter_first)(root, start, last); \
+	     avc;							\
+	     avc = xksm_call(anon_vma_interval_tree_iter_next)(avc, start, last))
+
+/* Whether a non-present, non-none @pte holds the swap entry of @folio. */
+static inline bool xksm_pte_is_swap_of(pte_t pte, struct folio *folio)
+{
+	swp_entry_t entry = pte_to_swp_entry(pte);
+
+	if (non_swap_entry(entry))
+		return false;
+#ifdef XKSM_HAVE_FOLIO_SWAP
+	return entry.val == folio->swap.val;
+#else
+	return entry.val == folio_swap_entry(folio).val;
 #endif
 }
 

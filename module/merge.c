@@ -126,7 +126,8 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 	struct vm_area_struct *vma;
 
 	/* Whenever we break COW to undo a merge, we drop the anon_vma too. */
-	xksm_put_anon_vma(rmap_item->anon_vma);
+	if (rmap_item->anon_vma)
+		xksm_put_anon_vma(rmap_item->anon_vma);
 
 	mmap_read_lock(mm);
 	vma = xksm_find_mergeable_vma(mm, addr);
@@ -292,13 +293,21 @@ out_mn:
  * Merge @page (mapped by @vma) into @kpage, a KSM page or the zero page; or,
  * with @kpage NULL, make @page itself a KSM page (its stable node is set
  * later by xksm_stable_tree_insert()).  Returns 0 or -EFAULT.
+ *
+ * On success *@anon_vmap (if asked for) holds a reference on the anon_vma
+ * @page had before the merge: the oldest of its mappings', whose tree holds
+ * every vma that maps it (rmap_item.c).  NULL if @page already was @kpage.
  */
 static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
-				 struct page *kpage)
+				 struct page *kpage,
+				 struct anon_vma **anon_vmap)
 {
+	struct anon_vma *anon_vma = NULL;
 	pte_t orig_pte = __pte(0);
 	int err = -EFAULT;
 
+	if (anon_vmap)
+		*anon_vmap = NULL;
 	if (page == kpage)			/* ksm page forked */
 		return 0;
 
@@ -325,6 +334,16 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	 * to lock and check page_count is not raised.
 	 */
 	if (write_protect_page(vma, page_folio(page), &orig_pte) == 0) {
+		/*
+		 * The page is locked and mapped by @vma (whose mm's mmap_lock
+		 * is held): its anon_vma cannot change or go now.  Take it
+		 * before the page becomes a KSM page and loses it.
+		 */
+		if (anon_vmap) {
+			anon_vma = xksm_call(folio_get_anon_vma)(page_folio(page));
+			if (!anon_vma)
+				goto out_unlock;
+		}
 		if (!kpage) {
 			/*
 			 * While we hold the page lock, upgrade the page from
@@ -348,6 +367,12 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 
 out_unlock:
 	unlock_page(page);
+	if (anon_vma) {
+		if (err)
+			xksm_put_anon_vma(anon_vma);
+		else
+			*anon_vmap = anon_vma;
+	}
 	return err;
 }
 
@@ -370,7 +395,7 @@ static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
 	mmap_read_lock(mm);
 	vma = xksm_find_mergeable_vma(mm, addr);
 	if (vma)
-		err = try_to_merge_one_page(vma, page, ZERO_PAGE(addr));
+		err = try_to_merge_one_page(vma, page, ZERO_PAGE(addr), NULL);
 	else
 		err = 1;
 	mmap_read_unlock(mm);
@@ -388,31 +413,52 @@ static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
 
 /*
  * Merge the rmap_item's page into @kpage (NULL: make it a KSM page).  On
- * success the rmap_item, out of the unstable tree, holds a reference on the
- * anon_vma, ready for xksm_stable_tree_append().  Returns 0 or -EFAULT.
+ * success the rmap_item, out of the unstable tree, is ready for
+ * xksm_stable_tree_append(): either it holds a reference on the anon_vma
+ * in which the kernel is to search for its mapping, or it is covered by
+ * the search of an rmap_item already on @kpage's node (rmap_item.c).
+ * Returns 0 or -EFAULT.
  */
 static int try_to_merge_with_ksm_page(struct xksm_rmap_item *rmap_item,
 				      struct page *page, struct page *kpage)
 {
+	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct mm_struct *mm = rmap_item->mm;
+	struct xksm_stable_node *stable_node;
+	struct anon_vma *anon_vma;
 	struct vm_area_struct *vma;
 	int err = -EFAULT;
 
 	mmap_read_lock(mm);
-	vma = xksm_find_mergeable_vma(mm, rmap_item->address & PAGE_MASK);
+	vma = xksm_find_mergeable_vma(mm, addr);
 	if (!vma)
 		goto out;
 
-	err = try_to_merge_one_page(vma, page, kpage);
+	err = try_to_merge_one_page(vma, page, kpage, &anon_vma);
 	if (err)
 		goto out;
 
 	/* Unstable nid is in union with stable anon_vma: remove first */
 	xksm_remove_rmap_item_from_tree(rmap_item);
 
-	/* Must get reference to anon_vma while still holding mmap_lock */
-	rmap_item->anon_vma = vma->anon_vma;
-	get_anon_vma(vma->anon_vma);
+	stable_node = kpage ? xksm_folio_stable_node(page_folio(kpage)) : NULL;
+	if (stable_node && xksm_rmap_item_covered_by(stable_node, vma, addr)) {
+		if (anon_vma)
+			xksm_put_anon_vma(anon_vma);
+		rmap_item->anon_vma = NULL;
+		rmap_item->address |= XKSM_COVERED_FLAG;
+	} else {
+		/*
+		 * A forked KSM page has no anon_vma of its own any more: the
+		 * vma's leads to this mapping (and to its mm's forks).  Take
+		 * it while still holding mmap_lock.
+		 */
+		if (!anon_vma) {
+			anon_vma = vma->anon_vma;
+			get_anon_vma(anon_vma);
+		}
+		rmap_item->anon_vma = anon_vma;
+	}
 out:
 	mmap_read_unlock(mm);
 	return err;

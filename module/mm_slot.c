@@ -58,6 +58,12 @@ static DEFINE_HASHTABLE(xksm_mm_slots_hash, XKSM_MM_SLOTS_HASH_BITS);
 static struct kmem_cache *xksm_mm_slot_cache;
 
 /*
+ * The number of slots allocated (debugfs objects); atomic, as slots are
+ * made without xksm_thread_mutex.
+ */
+atomic_long_t xksm_mm_slots = ATOMIC_LONG_INIT(0);
+
+/*
  * xksmd and the unmerge paths must not touch an mm's page tables once its
  * last user has gone: exit_mmap() is tearing them down, and the slot's
  * mmgrab() keeps only the mm_struct itself.
@@ -103,6 +109,7 @@ void xksm_free_mm_slot(struct xksm_mm_slot *slot)
 	WARN_ON_ONCE(slot->rmap_list);
 	mtree_destroy(&slot->ranges);
 	kmem_cache_free(xksm_mm_slot_cache, slot);
+	atomic_long_dec(&xksm_mm_slots);
 	mmdrop(mm);
 }
 
@@ -217,16 +224,28 @@ static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
 	new = kmem_cache_zalloc(xksm_mm_slot_cache, GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
+	atomic_long_inc(&xksm_mm_slots);
 	new->mm = mm;
 	mt_init(&new->ranges);
 	mmgrab(mm);
 
 	spin_lock(&xksm_mmlist_lock);
 	hash_add(xksm_mm_slots_hash, &new->hash, (unsigned long)mm);
-	if (xksm_run & XKSM_RUN_UNMERGE)
+	/*
+	 * Insert just behind the scanning cursor, to let the area settle
+	 * down a little (when fork is followed by immediate exec, xksmd
+	 * should not waste time setting up and tearing down an rmap_list).
+	 * But while run=2 unmerges, insert ahead of its cursor, at the end
+	 * of the list, and restart a walk that already reached the end:
+	 * else a child forked with merged pages would be missed.
+	 */
+	if (xksm_scan_unmerging) {
 		list_add_tail(&new->mm_node, &xksm_mm_head.mm_node);
-	else
+		if (xksm_scan.mm_slot == &xksm_mm_head)
+			xksm_scan.mm_slot = new;
+	} else {
 		list_add_tail(&new->mm_node, &xksm_scan.mm_slot->mm_node);
+	}
 	spin_unlock(&xksm_mmlist_lock);
 	xksm_wake_xksmd();
 	return new;

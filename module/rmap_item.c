@@ -1,29 +1,72 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rmap_item.c - the lifecycle of rmap_items.
+ * rmap_item.c - the lifecycle of rmap_items, and deferred reaping.
  *
  * Each page xksmd has looked at has an rmap_item, listed in its mm_slot's
- * rmap_list in address order.  An rmap_item is in one of three states,
+ * rmap_list in address order.  An rmap_item is in one of these states,
  * told by the flags in the low bits of its address:
  *
  *   none		seen, with a checksum to compare on the next pass
  *   XKSM_UNSTABLE_FLAG	a node of this pass's unstable tree
- *   XKSM_STABLE_FLAG	one mapping of a KSM page: listed on the page's
- *			stable node, holding a reference on its anon_vma
- *
- * (XKSM_ZERO_FLAG marks one whose page was merged with the zero page; it
- * combines with none of the others.)
+ *   XKSM_STABLE_FLAG	one mapping of a KSM page, on the page's stable
+ *			node: on its hlist, holding a reference on an
+ *			anon_vma the kernel's rmap walk searches; or, with
+ *			XKSM_COVERED_FLAG, on its covered list (below)
+ *   XKSM_ZERO_FLAG	its page was merged with the zero page
+ *   XKSM_DEFERRED_FLAG	off its slot, on the reap list (below)
  *
  * The scan walks each rmap_list in step with the page tables: items for
  * addresses that no longer hold a page are removed as the cursor passes
- * them (xksm_get_next_rmap_item()), and everything after the last page at
- * the end of a pass (xksm_remove_trailing_rmap_items()).
+ * them (xksm_find_rmap_item()), and everything after the last page at the
+ * end of a pass (xksm_remove_trailing_rmap_items()).
  *
- * Everything here runs under xksm_thread_mutex.
+ * Routes.  The kernel finds the ptes of a KSM page by searching, for each
+ * rmap_item on the node's hlist, the tree of vmas of its anon_vma at its
+ * address: first in its own mm, then in any other (mms forked since).  An
+ * rmap_item is therefore a route to every pte of the page at that address
+ * in any vma of that tree, not only to its own.  Three rules follow.
+ *
+ * 1. The anon_vma of a stable rmap_item is the page's own, taken under the
+ *    page lock before the merge, as it was the oldest: its tree holds every
+ *    vma that maps the page, forks included.  (Mainline takes the vma's
+ *    anon_vma, the youngest, and misses the page's mappings in the mm the
+ *    vma was forked from.)  Only a page that already is a KSM page (a
+ *    forked one) gets the vma's.
+ *
+ * 2. Deferred reaping.  An rmap_item may be the only route to ptes of other
+ *    mms: children forked after the merge that xksm never scanned (not
+ *    registered, or not yet).  So when a stable rmap_item leaves (its mm
+ *    exited, its range was unregistered or unmapped, its page was CoWed)
+ *    while its page is still mapped or in the swapcache, the route stays:
+ *    the rmap_item itself (or a copy, when the item stays for the new page
+ *    at its address) remains on the node's hlist, flagged deferred, keeping
+ *    its anon_vma reference and an mmgrab() on its mm, on xksm_reap_list.
+ *    xksmd frees it once proven unneeded: no vma of its anon_vma's tree
+ *    maps the page at its address (nor holds the page's swap entry there),
+ *    or the node is gone.  (Mainline frees it at once: reclaim and
+ *    migration then fail on those ptes until ksmd scans the children.)
+ *
+ * 3. One search per route.  A fork duplicates every mapping: its rmap_items
+ *    would lead into the same tree at the same address, and every rmap walk
+ *    (page_referenced() on each reclaim pass) would search it again, once
+ *    per child.  An rmap_item whose mapping a search on the hlist already
+ *    finds - an item of the same address whose anon_vma's tree holds the
+ *    mapping's vma - is "covered": it goes on the node's covered list, with
+ *    no anon_vma, and counts as sharing the page but is never searched.  Its
+ *    cover cannot be reaped while the covered mapping still maps the page,
+ *    by rule 2.  (The kernel's walk searches each tree over all offsets,
+ *    0-ULONG_MAX; that cannot be narrowed from a module, so this is where a
+ *    module can save.)
+ *
+ * Everything here runs under xksm_thread_mutex.  The node's lists change
+ * with its page locked, as the kernel's rmap walk holds that lock.
  */
 
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/rmap.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "xksm.h"
@@ -34,65 +77,212 @@ static struct kmem_cache *xksm_rmap_item_cache;
 /* Number of rmap_items in existence (the metadata xksm spends). */
 unsigned long xksm_rmap_items;
 
-static struct xksm_rmap_item *xksm_alloc_rmap_item(void)
+/*
+ * Deferred rmap_items, linked through @rmap_list, and their number; under
+ * xksm_thread_mutex.
+ */
+static struct xksm_rmap_item *xksm_reap_list;
+unsigned long xksm_rmap_items_deferred;
+
+/* Routes dropped because no copy could be allocated to defer them. */
+unsigned long xksm_routes_lost;
+
+/* Rule 3 above; switched off only to measure what it saves. */
+bool xksm_dedup_routes = true;
+module_param_named(dedup_routes, xksm_dedup_routes, bool, 0644);
+MODULE_PARM_DESC(dedup_routes,
+		 "list mappings that another rmap_item's search finds as covered (default Y)");
+
+static struct xksm_rmap_item *xksm_alloc_rmap_item(gfp_t gfp)
 {
 	struct xksm_rmap_item *rmap_item;
 
-	rmap_item = kmem_cache_zalloc(xksm_rmap_item_cache, GFP_KERNEL |
-				      __GFP_NORETRY | __GFP_NOWARN);
+	rmap_item = kmem_cache_zalloc(xksm_rmap_item_cache, gfp | __GFP_NOWARN);
 	if (rmap_item)
 		xksm_rmap_items++;
 	return rmap_item;
 }
 
-static void xksm_free_rmap_item(struct xksm_rmap_item *rmap_item,
-				struct xksm_mm_slot *slot)
+static void __xksm_free_rmap_item(struct xksm_rmap_item *rmap_item)
 {
 	xksm_rmap_items--;
-	slot->rmap_items--;
 	rmap_item->mm = NULL;	/* debug safety */
 	kmem_cache_free(xksm_rmap_item_cache, rmap_item);
 }
 
+static void xksm_free_rmap_item(struct xksm_rmap_item *rmap_item,
+				struct xksm_mm_slot *slot)
+{
+	slot->rmap_items--;
+	__xksm_free_rmap_item(rmap_item);
+}
+
 /*
- * Take an rmap_item out of whichever tree it is in, back to state none.
+ * Whether a KSM page may be mapped, now or when swapped back in: then its
+ * routes may be needed.  The page is locked.
+ */
+static bool xksm_folio_in_use(struct folio *folio)
+{
+	return folio_mapped(folio) || folio_test_swapcache(folio);
+}
+
+/*
+ * Whether @mm maps @folio at @addr of @vma, or holds its swap entry there.
+ * Under the anon_vma lock, as the kernel's rmap walks: the vma and its page
+ * tables stay.
+ */
+static bool xksm_pte_holds_folio(struct vm_area_struct *vma, unsigned long addr,
+				 struct folio *folio)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	spinlock_t *ptl;	/* the page table lock of ptep */
+	pmd_t *pmd, pmde;
+	bool ret = false;
+	pte_t *ptep, pte;
+
+	pmd = xksm_call(mm_find_pmd)(mm, addr);
+	if (!pmd)
+		return false;
+	pmde = xksm_pmdp_get_lockless(pmd);
+	if (!pmd_present(pmde) || pmd_trans_huge(pmde))
+		return false;	/* KSM pages are never mapped by a pmd */
+	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		return false;
+	pte = ptep_get(ptep);
+	if (pte_present(pte))
+		ret = pte_pfn(pte) == folio_pfn(folio);
+	else if (!pte_none(pte) && folio_test_swapcache(folio))
+		ret = xksm_pte_is_swap_of(pte, folio);
+	pte_unmap_unlock(ptep, ptl);
+	return ret;
+}
+
+/*
+ * Whether the search a route leads to still finds @folio (locked): some vma
+ * of its anon_vma's tree, in an mm other than @skip_mm, maps it (or will
+ * on swapin) at the route's address.
+ */
+static bool xksm_route_finds(struct xksm_rmap_item *route, struct folio *folio,
+			     struct mm_struct *skip_mm)
+{
+	unsigned long addr = route->address & PAGE_MASK;
+	struct anon_vma *anon_vma = route->anon_vma;
+	struct anon_vma_chain *vmac;
+	bool found = false;
+
+	anon_vma_lock_read(anon_vma);
+	xksm_anon_vma_tree_foreach(vmac, &anon_vma->rb_root, 0, ULONG_MAX) {
+		struct vm_area_struct *vma = vmac->vma;
+
+		if (addr < vma->vm_start || addr >= vma->vm_end ||
+		    vma->vm_mm == skip_mm)
+			continue;
+		if (xksm_pte_holds_folio(vma, addr, folio)) {
+			found = true;
+			break;
+		}
+		cond_resched();
+	}
+	anon_vma_unlock_read(anon_vma);
+	return found;
+}
+
+/* Put a route, listed on its node's hlist, on the reap list. */
+static void xksm_defer(struct xksm_rmap_item *route)
+{
+	route->address = (route->address & PAGE_MASK) | XKSM_STABLE_FLAG |
+			 XKSM_DEFERRED_FLAG;
+	mmgrab(route->mm);
+	route->rmap_list = xksm_reap_list;
+	xksm_reap_list = route;
+	xksm_rmap_items_deferred++;
+}
+
+/*
+ * Take a stable rmap_item off its node.  @leaving: the item is to be freed
+ * (rather than reused for a new page at its address).  If the page is
+ * still in use, the route is deferred: the item itself when @leaving, else
+ * a copy in its place.  Returns true if the item itself was deferred.
+ * The page lock is taken: the caller holds no mmap_lock of another mm.
+ */
+static bool xksm_remove_stable(struct xksm_rmap_item *rmap_item, bool leaving)
+{
+	struct xksm_stable_node *stable_node = rmap_item->head;
+	bool covered = rmap_item->address & XKSM_COVERED_FLAG;
+	struct anon_vma *put = NULL;
+	struct xksm_rmap_item *copy = NULL;
+	bool deferred = false;
+	struct folio *folio;
+
+	/* Allocate before locking the page: it may be needed. */
+	if (!leaving && !covered)
+		copy = xksm_alloc_rmap_item(GFP_KERNEL);
+
+	folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_LOCK);
+	if (!folio) {
+		/* The node went stale, and reset us to state none. */
+		if (copy)
+			__xksm_free_rmap_item(copy);
+		return false;
+	}
+
+	/*
+	 * The item leaves because its own mapping of the page is gone or
+	 * going (CoW, unmerge, munmap, exit): the route is needed if it leads
+	 * to the page in another mm.
+	 */
+	if (covered) {
+		hlist_del(&rmap_item->hlist);
+	} else if (!xksm_folio_in_use(folio) ||
+		   !xksm_route_finds(rmap_item, folio, rmap_item->mm)) {
+		hlist_del(&rmap_item->hlist);
+		put = rmap_item->anon_vma;
+	} else if (leaving) {
+		deferred = true;	/* it stays where it is on the hlist */
+	} else if (copy) {
+		/* The copy takes over the route and the anon_vma reference. */
+		copy->anon_vma = rmap_item->anon_vma;
+		copy->mm = rmap_item->mm;
+		copy->address = rmap_item->address;
+		copy->head = stable_node;
+		hlist_add_before(&copy->hlist, &rmap_item->hlist);
+		hlist_del(&rmap_item->hlist);
+		xksm_defer(copy);
+		copy = NULL;
+	} else {
+		/* Out of memory: the route is lost, as mainline loses it. */
+		hlist_del(&rmap_item->hlist);
+		put = rmap_item->anon_vma;
+		xksm_routes_lost++;
+	}
+	folio_unlock(folio);
+	folio_put(folio);
+
+	xksm_stable_node_unaccount(stable_node, rmap_item);
+	if (put)
+		xksm_put_anon_vma(put);
+	if (copy)
+		__xksm_free_rmap_item(copy);
+	if (deferred) {
+		xksm_defer(rmap_item);
+	} else {
+		rmap_item->head = NULL;
+		rmap_item->address &= PAGE_MASK;
+	}
+	return deferred;
+}
+
+/*
+ * Take an rmap_item out of whichever tree it is in, back to state none, to
+ * be reused for the page now at its address.
  */
 void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item)
 {
 	lockdep_assert_held(&xksm_thread_mutex);
 
 	if (rmap_item->address & XKSM_STABLE_FLAG) {
-		struct xksm_stable_node *stable_node = rmap_item->head;
-		struct xksm_mm_slot *slot;
-		struct folio *folio;
-
-		folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_LOCK);
-		if (!folio)	/* the node went stale, and took us off */
-			goto out;
-
-		/*
-		 * Unlink under the page lock: the kernel's rmap walk, which
-		 * holds it, must not see the list change under it.
-		 */
-		hlist_del(&rmap_item->hlist);
-		folio_unlock(folio);
-		folio_put(folio);
-
-		if (!hlist_empty(&stable_node->hlist))
-			xksm_pages_sharing--;
-		else
-			xksm_pages_shared--;
-		slot = xksm_get_mm_slot(rmap_item->mm);
-		if (slot)
-			slot->merging_pages--;
-
-		WARN_ON_ONCE(stable_node->rmap_hlist_len <= 0);
-		stable_node->rmap_hlist_len--;
-
-		xksm_put_anon_vma(rmap_item->anon_vma);
-		rmap_item->head = NULL;
-		rmap_item->address &= PAGE_MASK;
-
+		xksm_remove_stable(rmap_item, false);
 	} else if (rmap_item->address & XKSM_UNSTABLE_FLAG) {
 		unsigned char age;
 
@@ -103,7 +293,7 @@ void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item)
 		 * was inserted by this scan, rather than left over from
 		 * before.
 		 */
-		age = (unsigned char)(xksm_scan.seqnr - rmap_item->address);
+		age = (xksm_scan.seqnr - rmap_item->address) & XKSM_SEQNR_MASK;
 		WARN_ON_ONCE(age > 1);
 		if (!age)
 			rb_erase(&rmap_item->node,
@@ -119,8 +309,24 @@ void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item)
 		atomic_long_dec(&xksm_zero_pages);
 		rmap_item->address &= PAGE_MASK;
 	}
-out:
 	cond_resched();		/* we're called from many long loops */
+}
+
+/*
+ * An rmap_item leaves @slot for good: it is freed, unless it goes on the
+ * reap list as the route to its page.  The caller unlinks it.
+ */
+static void xksm_drop_rmap_item(struct xksm_rmap_item *rmap_item,
+				struct xksm_mm_slot *slot)
+{
+	if ((rmap_item->address & XKSM_STABLE_FLAG) &&
+	    xksm_remove_stable(rmap_item, true)) {
+		slot->rmap_items--;
+		cond_resched();
+		return;
+	}
+	xksm_remove_rmap_item_from_tree(rmap_item);
+	xksm_free_rmap_item(rmap_item, slot);
 }
 
 /*
@@ -137,8 +343,7 @@ void xksm_remove_trailing_rmap_items(struct xksm_rmap_item **rmap_list)
 		if (!slot)
 			slot = xksm_get_mm_slot(rmap_item->mm);
 		*rmap_list = rmap_item->rmap_list;
-		xksm_remove_rmap_item_from_tree(rmap_item);
-		xksm_free_rmap_item(rmap_item, slot);
+		xksm_drop_rmap_item(rmap_item, slot);
 	}
 }
 
@@ -167,8 +372,7 @@ void xksm_remove_rmap_items_range(struct xksm_mm_slot *slot, unsigned long start
 		*link = rmap_item->rmap_list;
 		if (xksm_scan.rmap_list == &rmap_item->rmap_list)
 			xksm_scan.rmap_list = link;
-		xksm_remove_rmap_item_from_tree(rmap_item);
-		xksm_free_rmap_item(rmap_item, slot);
+		xksm_drop_rmap_item(rmap_item, slot);
 	}
 }
 
@@ -191,8 +395,7 @@ struct xksm_rmap_item *xksm_find_rmap_item(struct xksm_mm_slot *slot,
 		if (rmap_item->address > addr)
 			break;
 		*rmap_list = rmap_item->rmap_list;
-		xksm_remove_rmap_item_from_tree(rmap_item);
-		xksm_free_rmap_item(rmap_item, slot);
+		xksm_drop_rmap_item(rmap_item, slot);
 	}
 	return NULL;
 }
@@ -211,7 +414,7 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 	if (rmap_item)
 		return rmap_item;
 
-	rmap_item = xksm_alloc_rmap_item();
+	rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
 	if (rmap_item) {
 		/* It has already been zeroed */
 		rmap_item->mm = slot->mm;
@@ -223,6 +426,219 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 	return rmap_item;
 }
 
+/*
+ * Whether a deferred rmap_item is still needed; if not, it is taken off its
+ * node (if any is left), ready to be freed.
+ */
+static bool xksm_route_needed(struct xksm_rmap_item *route)
+{
+	struct folio *folio;
+	bool needed;
+
+	if (!(route->address & XKSM_STABLE_FLAG))
+		return false;	/* its node is gone (remove_node_from_stable_tree) */
+	folio = xksm_get_ksm_folio(route->head, XKSM_GET_FOLIO_LOCK);
+	if (!folio)
+		return false;	/* the node was stale: now it is gone */
+
+	needed = xksm_folio_in_use(folio) && xksm_route_finds(route, folio, NULL);
+	if (!needed)
+		hlist_del(&route->hlist);
+	folio_unlock(folio);
+	folio_put(folio);
+
+	if (!needed) {
+		xksm_put_anon_vma(route->anon_vma);
+		route->head = NULL;
+		route->address &= ~XKSM_STABLE_FLAG;
+	}
+	return needed;
+}
+
+static void xksm_free_deferred(struct xksm_rmap_item *route)
+{
+	mmdrop(route->mm);
+	xksm_rmap_items_deferred--;
+	__xksm_free_rmap_item(route);
+}
+
+/*
+ * xksmd, once per full scan and whenever idle with routes deferred: free
+ * the deferred rmap_items no pte needs any more.
+ */
+void xksm_reap_deferred(void)
+{
+	struct xksm_rmap_item **link = &xksm_reap_list, *route;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	while ((route = *link)) {
+		if (xksm_route_needed(route)) {
+			link = &route->rmap_list;
+		} else {
+			*link = route->rmap_list;
+			xksm_free_deferred(route);
+		}
+		cond_resched();
+	}
+}
+
+bool xksm_reap_pending(void)
+{
+	return READ_ONCE(xksm_reap_list);
+}
+
+/* The first deferred rmap_item, for debugfs: the rest follow @rmap_list. */
+struct xksm_rmap_item *xksm_reap_list_first(void)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	return xksm_reap_list;
+}
+
+/*
+ * Unload: every stable node has been removed or orphaned, which took the
+ * deferred rmap_items off them; free them all.
+ */
+void xksm_reap_all(void)
+{
+	struct xksm_rmap_item *route;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	while ((route = xksm_reap_list)) {
+		xksm_reap_list = route->rmap_list;
+		WARN_ON_ONCE(route->address & XKSM_STABLE_FLAG);
+		xksm_free_deferred(route);
+	}
+}
+
+/* Where a route leads: an mm (mmget()) mapping the route's page at @addr. */
+struct xksm_route_target {
+	struct mm_struct *mm;
+	unsigned long addr;
+};
+
+#define XKSM_ROUTE_BATCH	16
+
+/*
+ * Collect up to XKSM_ROUTE_BATCH mms that @route leads to and that map
+ * @folio (locked).  Returns how many.
+ */
+static int xksm_route_targets(struct xksm_rmap_item *route, struct folio *folio,
+			      struct xksm_route_target *targets)
+{
+	unsigned long addr = route->address & PAGE_MASK;
+	struct anon_vma *anon_vma = route->anon_vma;
+	struct anon_vma_chain *vmac;
+	int nr = 0;
+
+	anon_vma_lock_read(anon_vma);
+	xksm_anon_vma_tree_foreach(vmac, &anon_vma->rb_root, 0, ULONG_MAX) {
+		struct vm_area_struct *vma = vmac->vma;
+
+		if (addr < vma->vm_start || addr >= vma->vm_end)
+			continue;
+		if (!xksm_pte_holds_folio(vma, addr, folio))
+			continue;
+		if (!mmget_not_zero(vma->vm_mm))
+			continue;	/* exiting: its pte goes anyway */
+		targets[nr].mm = vma->vm_mm;
+		targets[nr].addr = addr;
+		if (++nr == XKSM_ROUTE_BATCH)
+			break;
+	}
+	anon_vma_unlock_read(anon_vma);
+	return nr;
+}
+
+/*
+ * Break the KSM page of @route where it still maps it, batch by batch.
+ * Returns 0, -EINTR or -ENOMEM.
+ */
+static int xksm_break_route(struct xksm_rmap_item *route)
+{
+	struct xksm_route_target targets[XKSM_ROUTE_BATCH];
+	int nr, i, err = 0;
+	struct folio *folio;
+
+	do {
+		if (!(route->address & XKSM_STABLE_FLAG))
+			return 0;	/* its node is gone */
+		folio = xksm_get_ksm_folio(route->head, XKSM_GET_FOLIO_LOCK);
+		if (!folio)
+			return 0;
+		nr = xksm_route_targets(route, folio, targets);
+		folio_unlock(folio);
+		folio_put(folio);
+
+		for (i = 0; i < nr; i++) {
+			struct mm_struct *mm = targets[i].mm;
+			struct vm_area_struct *vma;
+
+			if (!err && fatal_signal_pending(current))
+				err = -EINTR;
+			if (!err) {
+				mmap_read_lock(mm);
+				vma = vma_lookup(mm, targets[i].addr);
+				if (vma && vma->anon_vma)
+					err = xksm_break_ksm(vma, targets[i].addr,
+							     false);
+				mmap_read_unlock(mm);
+			}
+			mmput(mm);
+		}
+	} while (nr == XKSM_ROUTE_BATCH && !err);
+	return err;
+}
+
+/*
+ * run=2 (after unmerging every registered mm), and switching
+ * merge_across_nodes: what is still merged is mapped only by mms xksm does
+ * not scan, reached through the deferred routes.  Copy those pages back
+ * too, then reap.  Returns 0, -EINTR or -ENOMEM.
+ */
+int xksm_break_deferred(void)
+{
+	struct xksm_rmap_item *route;
+	int err = 0;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	for (route = xksm_reap_list; route && !err; route = route->rmap_list) {
+		err = xksm_break_route(route);
+		cond_resched();
+	}
+	xksm_reap_deferred();
+	return err;
+}
+
+/**
+ * xksm_rmap_item_covered_by - whether a mapping is found without a route
+ * @stable_node: the KSM page's node
+ * @vma: the vma that maps the page, mmap_lock held (its anon_vma chain is
+ *	stable under it)
+ * @addr: where
+ *
+ * True if a search listed on @stable_node's hlist, live or deferred, finds
+ * the mapping: same address, and an anon_vma whose tree holds @vma.
+ */
+bool xksm_rmap_item_covered_by(struct xksm_stable_node *stable_node,
+			       struct vm_area_struct *vma, unsigned long addr)
+{
+	struct xksm_rmap_item *route;
+	struct anon_vma_chain *avc;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	mmap_assert_locked(vma->vm_mm);
+	if (!READ_ONCE(xksm_dedup_routes))
+		return false;
+	hlist_for_each_entry(route, &stable_node->hlist, hlist) {
+		if ((route->address & PAGE_MASK) != addr)
+			continue;
+		list_for_each_entry(avc, &vma->anon_vma_chain, same_vma)
+			if (avc->anon_vma == route->anon_vma)
+				return true;
+	}
+	return false;
+}
+
 int xksm_rmap_item_init(void)
 {
 	xksm_rmap_item_cache = KMEM_CACHE(xksm_rmap_item, 0);
@@ -231,5 +647,6 @@ int xksm_rmap_item_init(void)
 
 void xksm_rmap_item_exit(void)
 {
+	WARN_ON_ONCE(xksm_reap_list);
 	kmem_cache_destroy(xksm_rmap_item_cache);
 }

@@ -348,6 +348,7 @@ static struct xksm_rmap_item *xksm_scan_get_next_rmap_item(struct page **page)
 		xksm_call(lru_add_drain_all)();
 		if (!xksm_merge_across_nodes)
 			xksm_prune_migrate_nodes();
+		xksm_reap_deferred();
 		xksm_unstable_tree_reset();
 
 		spin_lock(&xksm_mmlist_lock);
@@ -479,9 +480,25 @@ static void xksm_do_scan(unsigned int scan_npages)
 	}
 }
 
+/*
+ * xksmd runs while something is registered, and also while routes wait on
+ * the reap list (rmap_item.c): with nothing registered it only reaps, once
+ * a second.
+ */
 static bool xksmd_should_run(void)
 {
-	return (xksm_run & XKSM_RUN_MERGE) && !list_empty(&xksm_mm_head.mm_node);
+	return (xksm_run & XKSM_RUN_MERGE) &&
+	       (!list_empty(&xksm_mm_head.mm_node) || xksm_reap_pending());
+}
+
+static void xksm_reap_idle(void)
+{
+	static unsigned long last;
+
+	if (time_before(jiffies, last + HZ))
+		return;
+	xksm_reap_deferred();
+	last = jiffies;
 }
 
 static int xksm_scan_thread(void *nothing)
@@ -494,8 +511,12 @@ static int xksm_scan_thread(void *nothing)
 	while (!kthread_should_stop()) {
 		mutex_lock(&xksm_thread_mutex);
 		xksm_wait_while_offlining();
-		if (xksmd_should_run())
-			xksm_do_scan(xksm_thread_pages_to_scan);
+		if (xksmd_should_run()) {
+			if (list_empty(&xksm_mm_head.mm_node))
+				xksm_reap_idle();
+			else
+				xksm_do_scan(xksm_thread_pages_to_scan);
+		}
 		mutex_unlock(&xksm_thread_mutex);
 
 		if (xksmd_should_run()) {
@@ -513,9 +534,22 @@ static int xksm_scan_thread(void *nothing)
 }
 
 /*
+ * Whether xksm_unmerge_all() is walking the slots; under xksm_mmlist_lock.
+ * Meanwhile xksm_enter() adds new slots ahead of the walk, at the tail of
+ * the list, and restarts a walk that already reached the end: else the
+ * children of an mm forked while (or just before) it is unmerged, which
+ * map its KSM pages, would be missed.
+ */
+bool xksm_scan_unmerging;
+
+/*
  * run=2, and unload: unmerge every page xksm merged, free every rmap_item,
  * and empty the stable tree (leaving the registrations, for run=1 to merge
  * again).  Slots of exited mms are freed.  xksm_thread_mutex held.
+ *
+ * Pages still mapped by mms xksm does not scan (a child that unregistered
+ * keeping its merged pages) are found through their routes on the reap
+ * list, and broken too.
  */
 int xksm_unmerge_all(void)
 {
@@ -526,15 +560,35 @@ int xksm_unmerge_all(void)
 
 	lockdep_assert_held(&xksm_thread_mutex);
 	spin_lock(&xksm_mmlist_lock);
+	xksm_scan_unmerging = true;
 	xksm_scan.mm_slot = list_entry(xksm_mm_head.mm_node.next,
 				       struct xksm_mm_slot, mm_node);
 	spin_unlock(&xksm_mmlist_lock);
 
-	for (slot = xksm_scan.mm_slot; slot != &xksm_mm_head;
-	     slot = xksm_scan.mm_slot) {
-		VMA_ITERATOR(vmi, slot->mm, 0);
+	for (;;) {
+		struct vma_iterator vmi;
+
+		spin_lock(&xksm_mmlist_lock);
+		slot = xksm_scan.mm_slot;
+		spin_unlock(&xksm_mmlist_lock);
+		if (slot == &xksm_mm_head) {
+			/*
+			 * The end.  But a fork of an mm unmerged above may
+			 * still wait to register its child (fork.c): let it,
+			 * and go on with that child if it came.
+			 */
+			xksm_fork_flush();
+			spin_lock(&xksm_mmlist_lock);
+			slot = xksm_scan.mm_slot;
+			if (slot == &xksm_mm_head)
+				xksm_scan_unmerging = false;
+			spin_unlock(&xksm_mmlist_lock);
+			if (slot == &xksm_mm_head)
+				break;
+		}
 
 		mm = slot->mm;
+		vma_iter_init(&vmi, mm, 0);
 		mmap_read_lock(mm);
 		if (!xksm_test_exit(mm)) {
 			for_each_vma(vmi, vma) {
@@ -550,8 +604,13 @@ int xksm_unmerge_all(void)
 		xksm_scan_next_slot(slot, xksm_test_exit(mm));
 	}
 
+	err = xksm_break_deferred();
+	if (err)
+		return err;
+
 	/* Clean up stable nodes, but don't worry if some are still busy */
 	xksm_remove_all_stable_nodes();
+	xksm_reap_deferred();
 	xksm_scan.seqnr = 0;
 	return 0;
 
@@ -559,22 +618,34 @@ error:
 	mmap_read_unlock(mm);
 	spin_lock(&xksm_mmlist_lock);
 	xksm_scan.mm_slot = &xksm_mm_head;
+	xksm_scan_unmerging = false;
 	spin_unlock(&xksm_mmlist_lock);
 	return err;
 }
 
 /*
  * merge_across_nodes: switch between one tree and one per NUMA node.  Only
- * with nothing merged (-EBUSY otherwise, as mainline).  xksm_thread_mutex
+ * with nothing merged (-EBUSY otherwise, as mainline: run=2 first).  The
+ * old trees go completely: pages still merged only through deferred routes
+ * are broken, and a node whose page is no longer mapped (but still held,
+ * by the swapcache or a pin) is cleared from its page.  xksm_thread_mutex
  * held.
  */
 int xksm_set_merge_across_nodes(bool across)
 {
+	int err;
+
 	lockdep_assert_held(&xksm_thread_mutex);
 	if (xksm_merge_across_nodes == across)
 		return 0;
-	if (xksm_pages_shared || xksm_remove_all_stable_nodes())
+	if (xksm_pages_shared)
 		return -EBUSY;
+	err = xksm_break_deferred();
+	if (err)
+		return err;
+	if (xksm_remove_all_stable_nodes())
+		return -EBUSY;
+	xksm_reap_deferred();
 	xksm_merge_across_nodes = across;
 	xksm_nr_node_ids = across ? 1 : nr_node_ids;
 	return 0;
@@ -617,5 +688,6 @@ void xksm_scan_exit(void)
 	}
 	xksm_scan.mm_slot = &xksm_mm_head;
 	xksm_orphan_all_stable_nodes();
+	xksm_reap_all();
 	mutex_unlock(&xksm_thread_mutex);
 }

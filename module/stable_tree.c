@@ -38,7 +38,6 @@
 #include <linux/mm.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
-#include <linux/seq_file.h>
 #include <linux/slab.h>
 
 #include "xksm.h"
@@ -54,7 +53,8 @@ static_assert(offsetof(struct xksm_stable_node, hlist) == 40);
 static_assert(offsetof(struct xksm_stable_node, kpfn) == 48);
 static_assert(offsetof(struct xksm_stable_node, rmap_hlist_len) == 56);
 static_assert(offsetof(struct xksm_stable_node, nid) == 60);
-static_assert(sizeof(struct xksm_stable_node) == 64);
+/* The kernel's struct ends there; the covered list is xksm's own. */
+static_assert(offsetof(struct xksm_stable_node, covered) == 64);
 static_assert(offsetof(struct xksm_rmap_item, anon_vma) == 8);
 static_assert(offsetof(struct xksm_rmap_item, mm) == 16);
 static_assert(offsetof(struct xksm_rmap_item, address) == 24);
@@ -91,6 +91,9 @@ unsigned long xksm_stable_node_chains;
 /* The number of stable_node dups linked to the stable_node chains */
 unsigned long xksm_stable_node_dups;
 
+/* The number of stable nodes allocated, chains included (debugfs objects) */
+unsigned long xksm_stable_nodes;
+
 /* Delay in pruning stale stable_node_dups in the stable_node_chains */
 unsigned int xksm_stable_node_chains_prune_millisecs = 2000;
 
@@ -102,11 +105,6 @@ unsigned int xksm_merge_across_nodes = 1;
 
 /* Number of trees in use: 1, or nr_node_ids with merge_across_nodes=0 */
 int xksm_nr_node_ids = 1;
-
-static bool is_stable_node_chain(struct xksm_stable_node *chain)
-{
-	return chain->rmap_hlist_len == XKSM_STABLE_NODE_CHAIN;
-}
 
 static bool is_stable_node_dup(struct xksm_stable_node *dup)
 {
@@ -146,13 +144,22 @@ static struct xksm_stable_node *alloc_stable_node(void)
 	 * under pressure, which may lead to hung task warnings: __GFP_HIGH
 	 * grants access to memory reserves, as mainline does.
 	 */
-	return kmem_cache_alloc(xksm_stable_node_cache, GFP_KERNEL | __GFP_HIGH);
+	struct xksm_stable_node *stable_node;
+
+	stable_node = kmem_cache_alloc(xksm_stable_node_cache,
+				       GFP_KERNEL | __GFP_HIGH);
+	if (stable_node) {
+		INIT_HLIST_HEAD(&stable_node->covered);
+		xksm_stable_nodes++;
+	}
+	return stable_node;
 }
 
 static void free_stable_node(struct xksm_stable_node *stable_node)
 {
 	WARN_ON_ONCE(stable_node->rmap_hlist_len &&
 		     !is_stable_node_chain(stable_node));
+	xksm_stable_nodes--;
 	kmem_cache_free(xksm_stable_node_cache, stable_node);
 }
 
@@ -222,9 +229,28 @@ static void free_stable_node_chain(struct xksm_stable_node *chain,
 }
 
 /*
+ * One live mapping of @stable_node's page fewer: @rmap_item's, about to
+ * leave the node or be deferred.
+ */
+void xksm_stable_node_unaccount(struct xksm_stable_node *stable_node,
+				struct xksm_rmap_item *rmap_item)
+{
+	struct xksm_mm_slot *slot;
+
+	WARN_ON_ONCE(stable_node->rmap_hlist_len <= 0);
+	if (--stable_node->rmap_hlist_len)
+		xksm_pages_sharing--;
+	else
+		xksm_pages_shared--;
+	slot = xksm_get_mm_slot(rmap_item->mm);
+	if (slot)
+		slot->merging_pages--;
+}
+
+/*
  * Remove a stable node (never a chain) whose page is gone or being given
- * up: its rmap_items go back to state none, dropping their anon_vma
- * references.
+ * up: its live rmap_items go back to state none, dropping their anon_vma
+ * references; its deferred ones lose their node, and xksmd frees them.
  */
 static void remove_node_from_stable_tree(struct xksm_stable_node *stable_node)
 {
@@ -234,17 +260,18 @@ static void remove_node_from_stable_tree(struct xksm_stable_node *stable_node)
 		return;
 
 	hlist_for_each_entry(rmap_item, &stable_node->hlist, hlist) {
-		struct xksm_mm_slot *slot;
-
-		if (rmap_item->hlist.next)
-			xksm_pages_sharing--;
-		else
-			xksm_pages_shared--;
-		slot = xksm_get_mm_slot(rmap_item->mm);
-		if (slot)
-			slot->merging_pages--;
-		stable_node->rmap_hlist_len--;
 		xksm_put_anon_vma(rmap_item->anon_vma);
+		if (rmap_item->address & XKSM_DEFERRED_FLAG) {
+			rmap_item->address &= ~XKSM_STABLE_FLAG;
+			rmap_item->head = NULL;
+		} else {
+			xksm_stable_node_unaccount(stable_node, rmap_item);
+			rmap_item->address &= PAGE_MASK;
+		}
+		cond_resched();
+	}
+	hlist_for_each_entry(rmap_item, &stable_node->covered, hlist) {
+		xksm_stable_node_unaccount(stable_node, rmap_item);
 		rmap_item->address &= PAGE_MASK;
 		cond_resched();
 	}
@@ -705,6 +732,7 @@ again:
 /**
  * xksm_stable_tree_append - one more mapping of a KSM page
  * @rmap_item: the rmap_item of the mapping, holding its anon_vma reference
+ *	unless XKSM_COVERED_FLAG
  * @stable_node: the page's stable node (a dup, never a chain)
  * @max_page_sharing_bypass: a forked KSM page may exceed max_page_sharing
  *
@@ -724,19 +752,22 @@ void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
 	if (WARN_ON_ONCE(stable_node->rmap_hlist_len < 0))
 		return;
 
-	stable_node->rmap_hlist_len++;
+	if (stable_node->rmap_hlist_len++)
+		xksm_pages_sharing++;
+	else
+		xksm_pages_shared++;
 	if (!max_page_sharing_bypass)
 		/* possibly non fatal but unexpected overflow, only warn */
 		WARN_ON_ONCE(stable_node->rmap_hlist_len > xksm_max_page_sharing);
 
 	rmap_item->head = stable_node;
 	rmap_item->address |= XKSM_STABLE_FLAG;
-	hlist_add_head(&rmap_item->hlist, &stable_node->hlist);
-
-	if (rmap_item->hlist.next)
-		xksm_pages_sharing++;
+	/* A covered mapping is found by another's search (rmap_item.c). */
+	if (rmap_item->address & XKSM_COVERED_FLAG)
+		hlist_add_head(&rmap_item->hlist, &stable_node->covered);
 	else
-		xksm_pages_shared++;
+		hlist_add_head(&rmap_item->hlist, &stable_node->hlist);
+
 	slot = xksm_get_mm_slot(rmap_item->mm);
 	if (slot)
 		slot->merging_pages++;
@@ -929,46 +960,6 @@ void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn
 			remove_node_from_stable_tree(stable_node);
 		cond_resched();
 	}
-}
-
-/* debugfs stable_tree: one line per node, dups indented under chains. */
-static void show_node(struct seq_file *m, struct xksm_stable_node *node,
-		      const char *indent)
-{
-	struct xksm_rmap_item *rmap_item;
-
-	seq_printf(m, "%snode %p kpfn %lu nid %d sharing %d\n", indent, node,
-		   node->kpfn, node->nid, node->rmap_hlist_len);
-	hlist_for_each_entry(rmap_item, &node->hlist, hlist)
-		seq_printf(m, "%s  rmap mm %p addr %#lx anon_vma %p\n", indent,
-			   rmap_item->mm, rmap_item->address & PAGE_MASK,
-			   rmap_item->anon_vma);
-}
-
-void xksm_stable_tree_show(struct seq_file *m)
-{
-	struct xksm_stable_node *node, *dup;
-	struct rb_node *rb;
-	int nid;
-
-	mutex_lock(&xksm_thread_mutex);
-	xksm_wait_while_offlining();	/* hotplug.c prunes without the mutex */
-	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
-		seq_printf(m, "tree %d\n", nid);
-		for (rb = rb_first(xksm_root_stable_tree + nid); rb; rb = rb_next(rb)) {
-			node = rb_entry(rb, struct xksm_stable_node, node);
-			if (!is_stable_node_chain(node)) {
-				show_node(m, node, "  ");
-				continue;
-			}
-			seq_printf(m, "  chain %p\n", node);
-			hlist_for_each_entry(dup, &node->hlist, hlist_dup)
-				show_node(m, dup, "    ");
-		}
-	}
-	list_for_each_entry(node, &xksm_migrate_nodes, list)
-		show_node(m, node, "migrating ");
-	mutex_unlock(&xksm_thread_mutex);
 }
 
 int xksm_stable_tree_init(void)

@@ -242,8 +242,9 @@ static ssize_t pages_volatile_show(struct kobject *kobj,
 {
 	long pages_volatile;
 
-	pages_volatile = xksm_rmap_items - xksm_pages_shared -
-			 xksm_pages_sharing - xksm_pages_unshared;
+	pages_volatile = xksm_rmap_items - xksm_rmap_items_deferred -
+			 xksm_pages_shared - xksm_pages_sharing -
+			 xksm_pages_unshared;
 	/*
 	 * It was not worth any locking to calculate that statistic, but it
 	 * might therefore sometimes be negative: conceal that.
@@ -253,6 +254,17 @@ static ssize_t pages_volatile_show(struct kobject *kobj,
 	return sysfs_emit(buf, "%ld\n", pages_volatile);
 }
 XKSM_ATTR_RO(pages_volatile);
+
+/*
+ * xksm's own: rmap_items kept on the reap list as the only route to
+ * mappings of KSM pages in mms xksm does not scan (rmap_item.c).
+ */
+static ssize_t deferred_rmap_items_show(struct kobject *kobj,
+					struct kobj_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(xksm_rmap_items_deferred));
+}
+XKSM_ATTR_RO(deferred_rmap_items);
 
 static ssize_t pages_skipped_show(struct kobject *kobj,
 				  struct kobj_attribute *attr, char *buf)
@@ -483,6 +495,7 @@ static struct attribute *xksm_attrs[] = {
 	&pages_unshared_attr.attr,
 	&pages_volatile_attr.attr,
 	&pages_skipped_attr.attr,
+	&deferred_rmap_items_attr.attr,
 	&ksm_zero_pages_attr.attr,
 	&full_scans_attr.attr,
 	&merge_across_nodes_attr.attr,

@@ -99,10 +99,19 @@ struct seq_file;
  * @rmap_hlist_len: number of rmap_items in @hlist, XKSM_STABLE_NODE_CHAIN
  *	for a chain
  * @nid: NUMA node id of the stable tree in which linked (may not match kpfn)
+ * @covered: rmap_items of mappings that a search listed on @hlist already
+ *	finds (rmap_item.c): they are not searched again
  *
- * The layout is the kernel's struct ksm_stable_node, field for field: the
- * kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist and write
- * @kpfn of the node that page->mapping points to.
+ * Up to @nid, the layout is the kernel's struct ksm_stable_node, field for
+ * field: the kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist
+ * and write @kpfn of the node that page->mapping points to.  @covered is
+ * xksm's own: the kernel never allocates these nodes, so xksm may add to
+ * the end.
+ *
+ * @hlist lists the rmap_items the kernel searches: live ones, and deferred
+ * ones (XKSM_DEFERRED_FLAG) kept for mappings only they lead to.
+ * @rmap_hlist_len counts the live rmap_items, on @hlist and @covered: the
+ * mappings sharing the page, which max_page_sharing limits.
  */
 struct xksm_stable_node {
 	union {
@@ -127,22 +136,32 @@ struct xksm_stable_node {
 #define XKSM_STABLE_NODE_CHAIN	-1024
 	int rmap_hlist_len;
 	int nid;
+	struct hlist_head covered;
 };
+
+/* A chain's @hlist lists its dups, not rmap_items (stable_tree.c). */
+static inline bool is_stable_node_chain(struct xksm_stable_node *chain)
+{
+	return chain->rmap_hlist_len == XKSM_STABLE_NODE_CHAIN;
+}
 
 /**
  * struct xksm_rmap_item - reverse mapping item for one virtual address
- * @rmap_list: next rmap_item in the mm_slot's rmap_list (sorted by address)
- * @anon_vma: anon_vma in which to find this mapping, when stable (a
- *	reference is held)
+ * @rmap_list: next rmap_item in the mm_slot's rmap_list (sorted by
+ *	address); when deferred, the next on the reap list
+ * @anon_vma: anon_vma in which to find this mapping, when stable and not
+ *	covered (a reference is held): the anon_vma of the page before it
+ *	was merged, whose tree holds every vma that may map it
  * @nid: NUMA node id of the unstable tree in which linked
- * @mm: the mm this rmap_item maps into (the slot holds mmgrab() on it)
+ * @mm: the mm this rmap_item maps into (the slot holds mmgrab() on it;
+ *	a deferred rmap_item holds its own)
  * @address: the virtual address (low bits: the flags below)
  * @oldchecksum: checksum of the page when last scanned, when unstable
  * @age: number of scans that found this page unmerged (smart_scan)
  * @remaining_skips: scans to skip before the next look (smart_scan)
  * @node: rb node of this rmap_item in the unstable tree
  * @head: the stable node (a dup, never a chain) listing this rmap_item
- * @hlist: link in @head's hlist
+ * @hlist: link in @head's hlist, or in its covered list when covered
  *
  * The layout is the kernel's struct ksm_rmap_item: rmap_walk_ksm() reads
  * @anon_vma, @mm, @address and @hlist.
@@ -167,10 +186,12 @@ struct xksm_rmap_item {
 	};
 };
 
-#define XKSM_SEQNR_MASK		0x0ff	/* low bits of unstable tree seqnr */
+#define XKSM_SEQNR_MASK		0x07f	/* low bits of unstable tree seqnr */
+#define XKSM_DEFERRED_FLAG	0x080	/* on the reap list (rmap_item.c) */
 #define XKSM_UNSTABLE_FLAG	0x100	/* is a node of the unstable tree */
 #define XKSM_STABLE_FLAG	0x200	/* is listed from the stable tree */
 #define XKSM_ZERO_FLAG		0x400	/* its pte maps the zero page */
+#define XKSM_COVERED_FLAG	0x800	/* stable, on the node's covered list */
 
 /**
  * struct xksm_mm_slot - an mm registered with xksm
@@ -239,6 +260,7 @@ struct xksm_scan {
 /* --- scan.c: xksmd, its lock, cursor and knobs ------------------------- */
 extern struct mutex xksm_thread_mutex;
 extern struct xksm_scan xksm_scan;
+extern bool xksm_scan_unmerging;
 extern unsigned long xksm_run;
 extern unsigned int xksm_thread_pages_to_scan;
 extern unsigned int xksm_thread_sleep_millisecs;
@@ -261,6 +283,7 @@ int xksm_set_merge_across_nodes(bool across);
 
 /* --- mm_slot.c --------------------------------------------------------- */
 extern spinlock_t xksm_mmlist_lock;
+extern atomic_long_t xksm_mm_slots;
 extern struct xksm_mm_slot xksm_mm_head;
 int xksm_mm_slot_init(void);
 void xksm_mm_slot_exit(void);
@@ -293,6 +316,9 @@ int xksm_inherit(struct mm_struct *mm, bool merge_any,
 
 /* --- rmap_item.c ------------------------------------------------------- */
 extern unsigned long xksm_rmap_items;
+extern unsigned long xksm_rmap_items_deferred;
+extern unsigned long xksm_routes_lost;
+extern bool xksm_dedup_routes;
 int xksm_rmap_item_init(void);
 void xksm_rmap_item_exit(void);
 struct xksm_rmap_item *xksm_find_rmap_item(struct xksm_mm_slot *slot,
@@ -305,12 +331,20 @@ void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item);
 void xksm_remove_trailing_rmap_items(struct xksm_rmap_item **rmap_list);
 void xksm_remove_rmap_items_range(struct xksm_mm_slot *slot, unsigned long start,
 				  unsigned long end);
+bool xksm_rmap_item_covered_by(struct xksm_stable_node *stable_node,
+			       struct vm_area_struct *vma, unsigned long addr);
+void xksm_reap_deferred(void);
+int xksm_break_deferred(void);
+bool xksm_reap_pending(void);
+struct xksm_rmap_item *xksm_reap_list_first(void);
+void xksm_reap_all(void);
 
 /* --- stable_tree.c ----------------------------------------------------- */
 extern unsigned long xksm_pages_shared;
 extern unsigned long xksm_pages_sharing;
 extern unsigned long xksm_stable_node_chains;
 extern unsigned long xksm_stable_node_dups;
+extern unsigned long xksm_stable_nodes;
 extern unsigned int xksm_stable_node_chains_prune_millisecs;
 extern int xksm_max_page_sharing;
 extern unsigned int xksm_merge_across_nodes;
@@ -327,6 +361,8 @@ struct folio *xksm_get_ksm_folio(struct xksm_stable_node *stable_node,
 #define XKSM_GET_FOLIO_TRYLOCK	2
 struct page *xksm_stable_tree_search(struct page *page);
 struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio);
+void xksm_stable_node_unaccount(struct xksm_stable_node *stable_node,
+				struct xksm_rmap_item *rmap_item);
 void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
 			     struct xksm_stable_node *stable_node,
 			     bool max_page_sharing_bypass);
@@ -335,7 +371,6 @@ int xksm_remove_all_stable_nodes(void);
 void xksm_orphan_all_stable_nodes(void);
 int xksm_get_kpfn_nid(unsigned long kpfn);
 void xksm_stable_node_to_migrate_list(struct xksm_stable_node *stable_node);
-void xksm_stable_tree_show(struct seq_file *m);
 void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn);
 
 /* --- unstable_tree.c --------------------------------------------------- */
