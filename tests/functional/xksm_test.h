@@ -694,6 +694,40 @@ static inline int xt_page_node(void *addr)
 	return status;
 }
 
+/*
+ * The NUMA node a page frame belongs to, told by the memory block that
+ * holds it (/sys/devices/system/node/node<n>/memory<block>), or -1.
+ */
+static inline int xt_pfn_node(unsigned long pfn)
+{
+	static unsigned long long block_size;
+	unsigned long long block;
+	char path[96];
+	int node;
+
+	if (!pfn)
+		return -1;
+	if (!block_size) {
+		FILE *f = fopen("/sys/devices/system/memory/block_size_bytes", "re");
+
+		if (!f)
+			return -1;
+		if (fscanf(f, "%llx", &block_size) != 1)
+			block_size = 0;
+		fclose(f);
+		if (!block_size)
+			return -1;
+	}
+	block = (unsigned long long)pfn * XT_PAGE / block_size;
+	for (node = 0; node < 64; node++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/memory%llu",
+			 node, block);
+		if (access(path, F_OK) == 0)
+			return node;
+	}
+	return -1;
+}
+
 /* --- memory ------------------------------------------------------------ */
 
 /* n private anonymous pages, untouched, or the test ends. */
