@@ -350,8 +350,13 @@ static inline enum xksm_pte_kind xksm_pte_kind(struct vm_area_struct *vma,
 #else
 	struct page *page;
 
-	page = xksm_call(follow_page)(vma, addr,
-				      FOLL_GET | FOLL_MIGRATION | FOLL_REMOTE);
+	/*
+	 * FOLL_FORCE: without it, 6.1's follow_page() fails on a PROT_NONE
+	 * pte (NUMA balancing's hinting faults), and unmerging would skip a
+	 * KSM page mapped there, silently.
+	 */
+	page = xksm_call(follow_page)(vma, addr, FOLL_GET | FOLL_MIGRATION |
+				      FOLL_REMOTE | FOLL_FORCE);
 	if (IS_ERR_OR_NULL(page))
 		return kind;
 	if (PageKsm(page))

@@ -106,6 +106,21 @@ static void show_mm_owner(struct seq_file *m, struct mm_struct *mm)
 	seq_puts(m, " pid - comm -");
 }
 
+/*
+ * The slot after @slot on the scan list (&xksm_mm_head: the end).  Under
+ * xksm_thread_mutex no slot leaves the list (only xksmd, run=2 and unload
+ * free slots, all holding it), but new ones join it under xksm_mmlist_lock
+ * alone: the list is walked under that lock.
+ */
+static struct xksm_mm_slot *next_mm_slot(struct xksm_mm_slot *slot)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	spin_lock(&xksm_mmlist_lock);
+	slot = list_next_entry(slot, mm_node);
+	spin_unlock(&xksm_mmlist_lock);
+	return slot;
+}
+
 /* --- kernel_api ------------------------------------------------------- */
 
 static int kernel_api_show(struct seq_file *m, void *v)
@@ -338,15 +353,6 @@ static const struct file_operations stable_tree_fops = {
 
 /* --- unstable_tree ---------------------------------------------------- */
 
-/* The slot after @slot on the scan list (&xksm_mm_head: the end). */
-static struct xksm_mm_slot *next_mm_slot(struct xksm_mm_slot *slot)
-{
-	spin_lock(&xksm_mmlist_lock);
-	slot = list_next_entry(slot, mm_node);
-	spin_unlock(&xksm_mmlist_lock);
-	return slot;
-}
-
 /*
  * Count the nodes of the unstable trees, by nid, among @slot's rmap_items.
  *
@@ -406,18 +412,13 @@ DEFINE_SHOW_ATTRIBUTE(unstable_tree);
 
 /* --- mm_slots --------------------------------------------------------- */
 
-/*
- * Under xksm_thread_mutex no slot leaves the list (only xksmd, run=2 and
- * unload free slots, all holding it), but new ones join it under
- * xksm_mmlist_lock alone: the list is walked under that lock.
- */
 static void *mm_slots_start(struct seq_file *m, loff_t *pos)
 {
 	struct xksm_mm_slot *slot, *found = NULL;
 	loff_t i = *pos;
 
 	lock_state();
-	spin_lock(&xksm_mmlist_lock);
+	spin_lock(&xksm_mmlist_lock);	/* see next_mm_slot() */
 	list_for_each_entry(slot, &xksm_mm_head.mm_node, mm_node) {
 		if (!i--) {
 			found = slot;

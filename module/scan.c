@@ -446,9 +446,12 @@ no_vmas:
 	/*
 	 * Forget the mm if it has exited, or has nothing registered any more
 	 * (the ioctls change the ranges under mmap_lock for write, so none
-	 * can be racing).
+	 * can be racing); but only with no rmap_item left: an mm that exited
+	 * during the walk above kept those before the cursor, and is
+	 * forgotten on the next pass.
 	 */
-	xksm_scan_next_slot(slot, xksm_test_exit(mm) || !xksm_slot_has_ranges(slot));
+	xksm_scan_next_slot(slot, !slot->rmap_list &&
+			    (xksm_test_exit(mm) || !xksm_slot_has_ranges(slot)));
 
 	/* Repeat until we've completed scanning the whole list */
 	slot = xksm_scan.mm_slot;
