@@ -111,11 +111,17 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 }
 
 /* A new pass: forget the unstable tree (see the comment at the top). */
+/*
+ * Every tree is reset, not only the xksm_nr_node_ids in use: switching
+ * merge_across_nodes in the middle of a pass starts using trees that an
+ * earlier period of merge_across_nodes=0 left pointing at rmap_items
+ * long freed.
+ */
 void xksm_unstable_tree_reset(void)
 {
 	int nid;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	for (nid = 0; nid < xksm_nr_node_ids; nid++)
+	for (nid = 0; nid < nr_node_ids; nid++)
 		xksm_root_unstable_tree[nid] = RB_ROOT;
 }
