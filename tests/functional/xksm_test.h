@@ -695,8 +695,36 @@ static inline int xt_page_node(void *addr)
 }
 
 /*
+ * The NUMA node whose zones span a page frame, from /proc/zoneinfo
+ * ("Node <n>, zone <name>" ... "spanned <n>" ... "start_pfn: <n>"), or -1:
+ * for kernels without memory hotplug, which have no memory blocks.
+ */
+static inline int xt_pfn_node_zoneinfo(unsigned long pfn)
+{
+	unsigned long long spanned = 0, start;
+	FILE *f = fopen("/proc/zoneinfo", "re");
+	int node = -1, found = -1;
+	char line[256];
+
+	if (!f)
+		return -1;
+	while (found < 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone", &node) == 1)
+			spanned = 0;
+		else if (sscanf(line, " spanned %llu", &spanned) == 1)
+			;
+		else if (sscanf(line, " start_pfn: %llu", &start) == 1 &&
+			 pfn >= start && pfn < start + spanned)
+			found = node;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
  * The NUMA node a page frame belongs to, told by the memory block that
- * holds it (/sys/devices/system/node/node<n>/memory<block>), or -1.
+ * holds it (/sys/devices/system/node/node<n>/memory<block>), or by the
+ * zones when there are no memory blocks; -1 if unknown.
  */
 static inline int xt_pfn_node(unsigned long pfn)
 {
@@ -711,12 +739,12 @@ static inline int xt_pfn_node(unsigned long pfn)
 		FILE *f = fopen("/sys/devices/system/memory/block_size_bytes", "re");
 
 		if (!f)
-			return -1;
+			return xt_pfn_node_zoneinfo(pfn);
 		if (fscanf(f, "%llx", &block_size) != 1)
 			block_size = 0;
 		fclose(f);
 		if (!block_size)
-			return -1;
+			return xt_pfn_node_zoneinfo(pfn);
 	}
 	block = (unsigned long long)pfn * XT_PAGE / block_size;
 	for (node = 0; node < 64; node++) {
