@@ -463,8 +463,8 @@ static void xksm_free_deferred(struct xksm_rmap_item *route)
 }
 
 /*
- * xksmd, once per full scan and whenever idle with routes deferred: free
- * the deferred rmap_items no pte needs any more.
+ * Free the deferred rmap_items no pte needs any more: xksmd, at the start
+ * of a full pass and when idle (at most once a second, scan.c), and run=2.
  */
 void xksm_reap_deferred(void)
 {

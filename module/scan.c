@@ -305,6 +305,22 @@ static void xksm_scan_next_slot(struct xksm_mm_slot *slot, bool forget)
 		xksm_free_mm_slot(slot);
 }
 
+/*
+ * Reap the deferred routes at the start of a full pass, but at most once a
+ * second: each check locks the route's page and holds a reference on it,
+ * which would fail migrations of those pages again and again when passes
+ * are short (sleep_millisecs=0 on a small registration).
+ */
+static void xksm_reap_paced(void)
+{
+	static unsigned long last;
+
+	if (!xksm_reap_pending() || time_before(jiffies, last + HZ))
+		return;
+	xksm_reap_deferred();
+	last = jiffies;
+}
+
 /* Prune the nodes of migrated pages, once before each full scan. */
 static void xksm_prune_migrate_nodes(void)
 {
@@ -348,7 +364,7 @@ static struct xksm_rmap_item *xksm_scan_get_next_rmap_item(struct page **page)
 		xksm_call(lru_add_drain_all)();
 		if (!xksm_merge_across_nodes)
 			xksm_prune_migrate_nodes();
-		xksm_reap_deferred();
+		xksm_reap_paced();
 		xksm_unstable_tree_reset();
 
 		spin_lock(&xksm_mmlist_lock);
@@ -485,8 +501,7 @@ static void xksm_do_scan(unsigned int scan_npages)
 
 /*
  * xksmd runs while something is registered, and also while routes wait on
- * the reap list (rmap_item.c): with nothing registered it only reaps, once
- * a second.
+ * the reap list (rmap_item.c): with nothing registered it only reaps.
  */
 static bool xksmd_should_run(void)
 {
@@ -494,15 +509,6 @@ static bool xksmd_should_run(void)
 	       (!list_empty(&xksm_mm_head.mm_node) || xksm_reap_pending());
 }
 
-static void xksm_reap_idle(void)
-{
-	static unsigned long last;
-
-	if (time_before(jiffies, last + HZ))
-		return;
-	xksm_reap_deferred();
-	last = jiffies;
-}
 
 static int xksm_scan_thread(void *nothing)
 {
@@ -516,7 +522,7 @@ static int xksm_scan_thread(void *nothing)
 		xksm_wait_while_offlining();
 		if (xksmd_should_run()) {
 			if (list_empty(&xksm_mm_head.mm_node))
-				xksm_reap_idle();
+				xksm_reap_paced();
 			else
 				xksm_do_scan(xksm_thread_pages_to_scan);
 		}
