@@ -509,7 +509,6 @@ static bool xksmd_should_run(void)
 	       (!list_empty(&xksm_mm_head.mm_node) || xksm_reap_pending());
 }
 
-
 static int xksm_scan_thread(void *nothing)
 {
 	unsigned int sleep_ms;
