@@ -85,37 +85,13 @@ static char *mem;		/* P's range (T's own stays untouched) */
 static int c_cmd[2], c_ans[2];	/* T -> C and C -> T, made before P */
 static const char *scenario;	/* how_name[] of the round running */
 
-static char zdev[64], zsys[64];
-static int zid = -1, swap_on, cg_made;
+static int cg_made;
 
-/* --- zram swap and the two memory cgroups (as merge_swap.c) ----------- */
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = errno;
-	close(fd);
-	return err;
-}
+/* --- the two memory cgroups (swap on zram: xt_zram_swap_on()) ------- */
 
 static void teardown(void)
 {
-	char buf[96];
-
-	if (swap_on && swapoff(zdev))
-		printf("# teardown: swapoff %s: %s\n", zdev, strerror(errno));
-	swap_on = 0;
-	if (zid >= 0) {
-		snprintf(buf, sizeof(buf), "%s/reset", zsys);
-		write_file(buf, "1");
-		snprintf(buf, sizeof(buf), "%d", zid);
-		write_file("/sys/class/zram-control/hot_remove", buf);
-		zid = -1;
-	}
+	xt_zram_swap_off();
 	if (cg_made) {
 		rmdir(CG_A);
 		rmdir(CG_B);
@@ -123,54 +99,12 @@ static void teardown(void)
 	}
 }
 
-/* A zram device of 256 MiB made swap space (mkswap done here, in C). */
-static void zram_swap(void)
-{
-	char path[96], buf[32] = "";
-	unsigned int *hdr;
-	ssize_t n;
-	int fd;
-
-	fd = open("/sys/class/zram-control/hot_add", O_RDONLY);
-	if (fd < 0)
-		skip("no zram (/sys/class/zram-control): %s", strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		fatal("zram hot_add");
-	zid = atoi(buf);
-	snprintf(zdev, sizeof(zdev), "/dev/zram%d", zid);
-	snprintf(zsys, sizeof(zsys), "/sys/block/zram%d", zid);
-	snprintf(path, sizeof(path), "%s/disksize", zsys);
-	if ((errno = write_file(path, "256M")))
-		fatal("set %s", path);
-
-	/* The swap header: version 1, last page, "SWAPSPACE2". */
-	hdr = calloc(1, XT_PAGE);
-	if (!hdr)
-		fatal("calloc");
-	hdr[1024 / 4] = 1;
-	hdr[1024 / 4 + 1] = (256 << 20) / XT_PAGE - 1;
-	memcpy((char *)hdr + XT_PAGE - 10, "SWAPSPACE2", 10);
-	for (n = 0; n < 50 && (fd = open(zdev, O_WRONLY | O_CLOEXEC)) < 0; n++)
-		xt_msleep(100);	/* devtmpfs creates the node */
-	if (fd < 0)
-		fatal("open %s", zdev);
-	if (pwrite(fd, hdr, XT_PAGE, 0) != (ssize_t)XT_PAGE)
-		fatal("write swap header");
-	close(fd);
-	free(hdr);
-	if (swapon(zdev, 0))
-		fatal("swapon %s", zdev);
-	swap_on = 1;
-}
-
 /* Memory cgroups A and B, for P to charge each half of its pages to. */
 static void make_cgroups(void)
 {
 	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
 		skip("no cgroup v2 at " CG_ROOT);
-	write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
+	xt_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
 	if ((mkdir(CG_A, 0755) && errno != EEXIST) || (mkdir(CG_B, 0755) && errno != EEXIST))
 		fatal("mkdir " CG_A " / " CG_B);
 	cg_made = 1;
@@ -185,7 +119,7 @@ static int join_cgroup(const char *dir)
 
 	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
 	snprintf(buf, sizeof(buf), "%d", (int)getpid());
-	return write_file(path, buf);
+	return xt_write_file(path, buf);
 }
 
 /* --- the data ------------------------------------------------------------ */
@@ -380,7 +314,7 @@ static void swap_check(struct xt_child *c, const char *when, int h, const char *
 	xt_child_cmd(c, 'o');
 	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
 	for (tries = 0; tries < SWAP_TRIES; tries++) {
-		err = write_file(path, "64M");
+		err = xt_write_file(path, "64M");
 		swapped = swapped_in_c(c->pid, h);
 		if (swapped == 2 * HALF)
 			break;
@@ -536,8 +470,8 @@ int main(void)
 		fatal("PR_SET_CHILD_SUBREAPER");
 	atexit(teardown);
 	make_cgroups();
-	zram_swap();
-	check(1, "%s is swap space; memory cgroups A and B made", zdev);
+	xt_zram_swap_on();
+	xt_note("%s is swap space; memory cgroups A and B made", xt_zdev);
 	if (!xt_knob_exists(DEFERRED))
 		xt_note("no %s in %s: its checks are left out", DEFERRED, xt_sysfs_dir());
 
@@ -556,6 +490,6 @@ int main(void)
 	check(xt_verify(keep, KEEP_PAGES, KEEP_SEED) == 0, "T's own registered range is intact");
 	xt_knob_set("run", 2);
 	teardown();
-	check(!swap_on && zid < 0, "swap off and the zram device removed");
+	check(!xt_swap_on && xt_zid < 0, "swap off and the zram device removed");
 	return done();
 }

@@ -52,18 +52,6 @@ static int hold[2];		/* the children wait for EOF on hold[0] */
 
 /* --- knobs of either KSM ------------------------------------------------ */
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = errno;
-	close(fd);
-	return err;
-}
-
 static int read_file(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -95,7 +83,7 @@ static void knob_set_at(const char *dir, const char *name, long long val)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(buf, sizeof(buf), "%lld", val);
-	if ((errno = write_file(path, buf)))
+	if ((errno = xt_write_file(path, buf)))
 		fatal("write %s to %s", buf, path);
 }
 
@@ -137,17 +125,17 @@ static void restore(void)
 	int i;
 
 	if (dedup_saved[0]) {
-		write_file(DEDUP, dedup_saved);
+		xt_write_file(DEDUP, dedup_saved);
 		dedup_saved[0] = 0;
 	}
 	if (!ksm_touched)
 		return;
 	ksm_touched = 0;
-	write_file(KSM_DIR "/run", "2");
+	xt_write_file(KSM_DIR "/run", "2");
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), KSM_DIR "/%s", names[i]);
 		snprintf(buf, sizeof(buf), "%lld", ksm_saved[i]);
-		if (write_file(path, buf))
+		if (xt_write_file(path, buf))
 			printf("# restoring %s=%s failed\n", path, buf);
 	}
 }
@@ -382,9 +370,9 @@ int main(void)
 	if (read_file(DEDUP, buf, sizeof(buf)) == 0) {
 		buf[strcspn(buf, "\n")] = 0;
 		snprintf(dedup_saved, sizeof(dedup_saved), "%s", buf);
-		check(write_file(DEDUP, "N") == 0, "dedup_routes=N is accepted (was %s)", buf);
+		check(xt_write_file(DEDUP, "N") == 0, "dedup_routes=N is accepted (was %s)", buf);
 		xn = shape("xksm, dedup_routes=N", XKSM_DIR);
-		check(write_file(DEDUP, dedup_saved) == 0, "dedup_routes=%s again", dedup_saved);
+		check(xt_write_file(DEDUP, dedup_saved) == 0, "dedup_routes=%s again", dedup_saved);
 		dedup_saved[0] = 0;
 	} else {
 		xt_note("no %s: the shape without it is left out", DEDUP);

@@ -18,81 +18,19 @@
 #define SEED	0x6b0b
 #define CG	"/sys/fs/cgroup/xksm_merge_swap"
 
-static char zdev[64], zsys[64];
-static int zid = -1, swap_on, in_cg;
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return errno;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		err = errno;
-	close(fd);
-	return err;
-}
+static int in_cg;
 
 static void teardown(void)
 {
 	char buf[96];
 
-	if (swap_on && swapoff(zdev))
-		printf("# teardown: swapoff %s: %s\n", zdev, strerror(errno));
-	swap_on = 0;
-	if (zid >= 0) {
-		snprintf(buf, sizeof(buf), "%s/reset", zsys);
-		write_file(buf, "1");
-		snprintf(buf, sizeof(buf), "%d", zid);
-		write_file("/sys/class/zram-control/hot_remove", buf);
-		zid = -1;
-	}
+	xt_zram_swap_off();
 	if (in_cg) {
 		snprintf(buf, sizeof(buf), "%d", (int)getpid());
-		write_file("/sys/fs/cgroup/cgroup.procs", buf);
+		xt_write_file("/sys/fs/cgroup/cgroup.procs", buf);
 		rmdir(CG);
 		in_cg = 0;
 	}
-}
-
-/* A zram device of 256 MiB made swap space (mkswap done here, in C). */
-static void zram_swap(void)
-{
-	char path[96], buf[32] = "";
-	unsigned int *hdr;
-	ssize_t n;
-	int fd;
-
-	fd = open("/sys/class/zram-control/hot_add", O_RDONLY);
-	if (fd < 0)
-		skip("no zram (/sys/class/zram-control): %s", strerror(errno));
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		fatal("zram hot_add");
-	zid = atoi(buf);
-	snprintf(zdev, sizeof(zdev), "/dev/zram%d", zid);
-	snprintf(zsys, sizeof(zsys), "/sys/block/zram%d", zid);
-	snprintf(path, sizeof(path), "%s/disksize", zsys);
-	if ((errno = write_file(path, "256M")))
-		fatal("set %s", path);
-
-	/* The swap header: version 1, last page, "SWAPSPACE2". */
-	hdr = calloc(1, XT_PAGE);
-	hdr[1024 / 4] = 1;
-	hdr[1024 / 4 + 1] = (256 << 20) / XT_PAGE - 1;
-	memcpy((char *)hdr + XT_PAGE - 10, "SWAPSPACE2", 10);
-	for (n = 0; n < 50 && (fd = open(zdev, O_WRONLY | O_CLOEXEC)) < 0; n++)
-		xt_msleep(100);	/* devtmpfs creates the node */
-	if (fd < 0)
-		fatal("open %s", zdev);
-	if (pwrite(fd, hdr, XT_PAGE, 0) != (ssize_t)XT_PAGE)
-		fatal("write swap header");
-	close(fd);
-	free(hdr);
-	if (swapon(zdev, 0))
-		fatal("swapon %s", zdev);
-	swap_on = 1;
 }
 
 /* This process in a memory cgroup of its own, so that its memory can be reclaimed. */
@@ -103,13 +41,13 @@ static void own_cgroup(void)
 
 	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
 		skip("no cgroup v2 at /sys/fs/cgroup");
-	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	xt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
 	if (mkdir(CG, 0755) && errno != EEXIST)
 		fatal("mkdir " CG);
 	if (access(CG "/memory.reclaim", W_OK))
 		skip("no memory.reclaim in the memory cgroup");
 	snprintf(buf, sizeof(buf), "%d", (int)getpid());
-	if ((err = write_file(CG "/cgroup.procs", buf))) {
+	if ((err = xt_write_file(CG "/cgroup.procs", buf))) {
 		errno = err;
 		fatal("join " CG);
 	}
@@ -126,8 +64,8 @@ int main(void)
 	xt_unmerge_all();
 	atexit(teardown);
 	own_cgroup();		/* before the memory is touched: it is charged here */
-	zram_swap();
-	check(1, "%s is swap space", zdev);
+	xt_zram_swap_on();
+	xt_note("%s is swap space", xt_zdev);
 
 	xt_map_twins(N, SEED, &a, &b);
 	xt_start_fast();
@@ -145,7 +83,7 @@ int main(void)
 	 * low.  So try a few times, with pauses.
 	 */
 	for (tries = 0; tries < 20; tries++) {
-		err = write_file(CG "/memory.reclaim", "64M");
+		err = xt_write_file(CG "/memory.reclaim", "64M");
 		for (swapped = 0, i = 0; i < N; i++)
 			swapped += xt_swapped(a + i * XT_PAGE);
 		if (swapped)
@@ -170,6 +108,6 @@ int main(void)
 
 	xt_knob_set("run", 2);
 	teardown();
-	check(!swap_on && zid < 0, "swap off and the zram device removed");
+	check(!xt_swap_on && xt_zid < 0, "swap off and the zram device removed");
 	return done();
 }

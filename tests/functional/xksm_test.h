@@ -137,6 +137,7 @@ static inline int xksm_handshake(int fd, struct xksm_api *api)
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -883,6 +884,89 @@ static inline size_t xt_count_pfn_pairs(pid_t pid, const void *p, size_t npages)
 			pairs += pfn[i] && pfn[i] == pfn[j];
 	free(pfn);
 	return pairs;
+}
+
+/* --- files, and swap on zram ------------------------------------------ */
+
+/* Write a string to a file (sysfs, cgroupfs): 0, or the errno. */
+static inline int xt_write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		err = errno;
+	close(fd);
+	return err;
+}
+
+static char xt_zdev[64], xt_zsys[64];
+static int xt_zid = -1, xt_swap_on;
+
+/*
+ * Swap on zram: a zram device of 256 MiB made swap space (mkswap done
+ * here, in C); the test is skipped without zram.  xt_zram_swap_off()
+ * undoes it (call it from an atexit handler too).
+ */
+static inline void xt_zram_swap_on(void)
+{
+	char path[96], buf[32] = "";
+	unsigned int *hdr;
+	ssize_t n;
+	int fd;
+
+	fd = open("/sys/class/zram-control/hot_add", O_RDONLY);
+	if (fd < 0)
+		skip("no zram (/sys/class/zram-control): %s", strerror(errno));
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		fatal("zram hot_add");
+	xt_zid = atoi(buf);
+	snprintf(xt_zdev, sizeof(xt_zdev), "/dev/zram%d", xt_zid);
+	snprintf(xt_zsys, sizeof(xt_zsys), "/sys/block/zram%d", xt_zid);
+	snprintf(path, sizeof(path), "%s/disksize", xt_zsys);
+	if ((errno = xt_write_file(path, "256M")))
+		fatal("set %s", path);
+
+	/* The swap header: version 1, last page, "SWAPSPACE2". */
+	hdr = calloc(1, XT_PAGE);
+	if (!hdr)
+		fatal("calloc");
+	hdr[1024 / 4] = 1;
+	hdr[1024 / 4 + 1] = (256 << 20) / XT_PAGE - 1;
+	memcpy((char *)hdr + XT_PAGE - 10, "SWAPSPACE2", 10);
+	for (n = 0; n < 50 && (fd = open(xt_zdev, O_WRONLY | O_CLOEXEC)) < 0; n++)
+		xt_msleep(100);	/* devtmpfs creates the node */
+	if (fd < 0)
+		fatal("open %s", xt_zdev);
+	if (pwrite(fd, hdr, XT_PAGE, 0) != (ssize_t)XT_PAGE)
+		fatal("write swap header");
+	close(fd);
+	free(hdr);
+	if (swapon(xt_zdev, 0))
+		fatal("swapon %s", xt_zdev);
+	xt_swap_on = 1;
+}
+
+/* Swap off and the zram device removed; 1 when both are done. */
+static inline int xt_zram_swap_off(void)
+{
+	char buf[96];
+
+	if (xt_swap_on && swapoff(xt_zdev))
+		printf("# swapoff %s: %s\n", xt_zdev, strerror(errno));
+	else
+		xt_swap_on = 0;
+	if (xt_zid >= 0) {
+		snprintf(buf, sizeof(buf), "%s/reset", xt_zsys);
+		xt_write_file(buf, "1");
+		snprintf(buf, sizeof(buf), "%d", xt_zid);
+		if (!xt_write_file("/sys/class/zram-control/hot_remove", buf))
+			xt_zid = -1;
+	}
+	return !xt_swap_on && xt_zid < 0;
 }
 
 /* --- helper processes -------------------------------------------------- */
