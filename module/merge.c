@@ -219,24 +219,15 @@ static int replace_page(struct vm_area_struct *vma, struct page *page,
 	unsigned long addr;
 	pte_t *ptep, newpte;
 	spinlock_t *ptl;	/* the page table lock of ptep */
-	pmd_t *pmd, pmde;
 	int err = -EFAULT;
+	pmd_t *pmd;
 
 	addr = xksm_call(page_address_in_vma)(page, vma);
 	if (addr == -EFAULT)
 		return err;
 
-	pmd = xksm_call(mm_find_pmd)(mm, addr);
+	pmd = xksm_find_pte_pmd(mm, addr);
 	if (!pmd)
-		return err;
-	/*
-	 * Some THP functions use the sequence pmdp_huge_clear_flush(),
-	 * set_pmd_at() without holding the anon_vma lock for write: so when
-	 * looking for a genuine pmde (in which to find pte), test present
-	 * and !THP together.
-	 */
-	pmde = xksm_pmdp_get_lockless(pmd);
-	if (!pmd_present(pmde) || pmd_trans_huge(pmde))
 		return err;
 
 	xksm_mmu_notifier_start(&range, vma, addr);

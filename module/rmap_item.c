@@ -136,16 +136,13 @@ static bool xksm_pte_holds_folio(struct vm_area_struct *vma, unsigned long addr,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	spinlock_t *ptl;	/* the page table lock of ptep */
-	pmd_t *pmd, pmde;
 	bool ret = false;
 	pte_t *ptep, pte;
+	pmd_t *pmd;
 
-	pmd = xksm_call(mm_find_pmd)(mm, addr);
+	pmd = xksm_find_pte_pmd(mm, addr);
 	if (!pmd)
 		return false;
-	pmde = xksm_pmdp_get_lockless(pmd);
-	if (!pmd_present(pmde) || pmd_trans_huge(pmde))
-		return false;	/* KSM pages are never mapped by a pmd */
 	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
 	if (!ptep)
 		return false;
@@ -159,17 +156,20 @@ static bool xksm_pte_holds_folio(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * Whether the search a route leads to still finds @folio (locked): some vma
- * of its anon_vma's tree, in an mm other than @skip_mm, maps it (or will
- * on swapin) at the route's address.
+ * The search a route leads to: the vmas of its anon_vma's tree, in mms
+ * other than @skip_mm, that map @folio (locked) at the route's address, or
+ * hold its swap entry there.  Counts them, up to @max; with @mms, it keeps
+ * those whose mm it could mmget() (an exiting one loses its ptes anyway)
+ * and counts only those.
  */
-static bool xksm_route_finds(struct xksm_rmap_item *route, struct folio *folio,
-			     struct mm_struct *skip_mm)
+static int xksm_route_search(struct xksm_rmap_item *route, struct folio *folio,
+			     struct mm_struct *skip_mm, struct mm_struct **mms,
+			     int max)
 {
 	unsigned long addr = route->address & PAGE_MASK;
 	struct anon_vma *anon_vma = route->anon_vma;
 	struct anon_vma_chain *vmac;
-	bool found = false;
+	int nr = 0;
 
 	anon_vma_lock_read(anon_vma);
 	xksm_anon_vma_tree_foreach(vmac, &anon_vma->rb_root, 0, ULONG_MAX) {
@@ -178,14 +178,26 @@ static bool xksm_route_finds(struct xksm_rmap_item *route, struct folio *folio,
 		if (addr < vma->vm_start || addr >= vma->vm_end ||
 		    vma->vm_mm == skip_mm)
 			continue;
-		if (xksm_pte_holds_folio(vma, addr, folio)) {
-			found = true;
-			break;
+		if (!xksm_pte_holds_folio(vma, addr, folio))
+			continue;
+		if (mms) {
+			if (!mmget_not_zero(vma->vm_mm))
+				continue;
+			mms[nr] = vma->vm_mm;
 		}
+		if (++nr == max)
+			break;
 		cond_resched();
 	}
 	anon_vma_unlock_read(anon_vma);
-	return found;
+	return nr;
+}
+
+/* Whether a route still finds @folio in an mm other than @skip_mm. */
+static bool xksm_route_finds(struct xksm_rmap_item *route, struct folio *folio,
+			     struct mm_struct *skip_mm)
+{
+	return xksm_route_search(route, folio, skip_mm, NULL, 1);
 }
 
 /* Put a route, listed on its node's hlist, on the reap list. */
@@ -510,44 +522,7 @@ void xksm_reap_all(void)
 	}
 }
 
-/* Where a route leads: an mm (mmget()) mapping the route's page at @addr. */
-struct xksm_route_target {
-	struct mm_struct *mm;
-	unsigned long addr;
-};
-
 #define XKSM_ROUTE_BATCH	16
-
-/*
- * Collect up to XKSM_ROUTE_BATCH mms that @route leads to and that map
- * @folio (locked).  Returns how many.
- */
-static int xksm_route_targets(struct xksm_rmap_item *route, struct folio *folio,
-			      struct xksm_route_target *targets)
-{
-	unsigned long addr = route->address & PAGE_MASK;
-	struct anon_vma *anon_vma = route->anon_vma;
-	struct anon_vma_chain *vmac;
-	int nr = 0;
-
-	anon_vma_lock_read(anon_vma);
-	xksm_anon_vma_tree_foreach(vmac, &anon_vma->rb_root, 0, ULONG_MAX) {
-		struct vm_area_struct *vma = vmac->vma;
-
-		if (addr < vma->vm_start || addr >= vma->vm_end)
-			continue;
-		if (!xksm_pte_holds_folio(vma, addr, folio))
-			continue;
-		if (!mmget_not_zero(vma->vm_mm))
-			continue;	/* exiting: its pte goes anyway */
-		targets[nr].mm = vma->vm_mm;
-		targets[nr].addr = addr;
-		if (++nr == XKSM_ROUTE_BATCH)
-			break;
-	}
-	anon_vma_unlock_read(anon_vma);
-	return nr;
-}
 
 /*
  * Break the KSM page of @route where it still maps it, batch by batch.
@@ -555,7 +530,8 @@ static int xksm_route_targets(struct xksm_rmap_item *route, struct folio *folio,
  */
 static int xksm_break_route(struct xksm_rmap_item *route)
 {
-	struct xksm_route_target targets[XKSM_ROUTE_BATCH];
+	unsigned long addr = route->address & PAGE_MASK;
+	struct mm_struct *mms[XKSM_ROUTE_BATCH];
 	int nr, i, err = 0;
 	struct folio *folio;
 
@@ -565,22 +541,22 @@ static int xksm_break_route(struct xksm_rmap_item *route)
 		folio = xksm_get_ksm_folio(route->head, XKSM_GET_FOLIO_LOCK);
 		if (!folio)
 			return 0;
-		nr = xksm_route_targets(route, folio, targets);
+		nr = xksm_route_search(route, folio, NULL, mms,
+				       XKSM_ROUTE_BATCH);
 		folio_unlock(folio);
 		folio_put(folio);
 
 		for (i = 0; i < nr; i++) {
-			struct mm_struct *mm = targets[i].mm;
+			struct mm_struct *mm = mms[i];
 			struct vm_area_struct *vma;
 
 			if (!err && fatal_signal_pending(current))
 				err = -EINTR;
 			if (!err) {
 				mmap_read_lock(mm);
-				vma = vma_lookup(mm, targets[i].addr);
+				vma = vma_lookup(mm, addr);
 				if (vma && vma->anon_vma)
-					err = xksm_break_ksm(vma, targets[i].addr,
-							     false);
+					err = xksm_break_ksm(vma, addr, false);
 				mmap_read_unlock(mm);
 			}
 			mmput(mm);

@@ -7,6 +7,9 @@
  * kernel's page walker skips absent page tables whole; our pmd_entry
  * callback then scans one page table under its lock and stops at the first
  * pte of interest, as mainline's ksm_next_page_pmd_entry() does.
+ *
+ * xksm_find_pte_pmd() finds the page table of one address, for the rmap
+ * side: replacing a pte, and checking where a route leads.
  */
 
 #include <linux/mm.h>
@@ -150,4 +153,24 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		res->page = NULL;
 	}
 	return true;
+}
+
+/*
+ * The pmd of @mm that maps @addr through a page table, or NULL (none, or a
+ * huge page: KSM pages are never mapped by a pmd).  Some THP functions use
+ * the sequence pmdp_huge_clear_flush(), set_pmd_at() without holding the
+ * anon_vma lock for write: so test present and !THP together, on one
+ * snapshot of the pmd.
+ */
+pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr)
+{
+	pmd_t *pmd, pmde;
+
+	pmd = xksm_call(mm_find_pmd)(mm, addr);
+	if (!pmd)
+		return NULL;
+	pmde = xksm_pmdp_get_lockless(pmd);
+	if (!pmd_present(pmde) || pmd_trans_huge(pmde))
+		return NULL;
+	return pmd;
 }
