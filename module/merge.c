@@ -26,6 +26,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "trace.h"
 
 /* Whether to merge empty pages with the zero page (use_zero_pages) */
 bool xksm_use_zero_pages __read_mostly;
@@ -94,7 +95,9 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
  */
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too)
 {
+	enum xksm_pte_kind first = XKSM_PTE_OTHER;
 	vm_fault_t ret = 0;
+	int err;
 
 	do {
 		enum xksm_pte_kind kind;
@@ -103,16 +106,22 @@ int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too
 		kind = xksm_pte_kind(vma, addr);
 		if (kind == XKSM_PTE_OTHER ||
 		    (kind == XKSM_PTE_ZERO && !zero_too))
-			return 0;
+			goto out;
+		if (first == XKSM_PTE_OTHER)
+			first = kind;
 		ret = xksm_unshare_fault(vma, addr);
 	} while (!(ret & (VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV | VM_FAULT_OOM)));
+out:
 	/*
 	 * VM_FAULT_SIGBUS could occur if we race with truncation of the
 	 * backing file, which also invalidates anonymous pages: that's okay,
 	 * that truncation will have unmapped the KSM page for us.
 	 * VM_FAULT_OOM: a memory cgroup at its limit; report it.
 	 */
-	return (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+	err = (ret & VM_FAULT_OOM) ? -ENOMEM : 0;
+	if (first != XKSM_PTE_OTHER)	/* there was something to unmerge */
+		trace_xksm_unmerge(vma->vm_mm, addr, first == XKSM_PTE_ZERO, err);
+	return err;
 }
 
 /*
@@ -385,10 +394,13 @@ static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
 
 	mmap_read_lock(mm);
 	vma = xksm_find_mergeable_vma(mm, addr);
-	if (vma)
+	if (vma) {
 		err = try_to_merge_one_page(vma, page, ZERO_PAGE(addr), NULL);
-	else
+		trace_xksm_merge_one_page(page_to_pfn(ZERO_PAGE(addr)),
+					  rmap_item, mm, addr, err);
+	} else {
 		err = 1;
+	}
 	mmap_read_unlock(mm);
 
 	if (!err) {
@@ -426,6 +438,8 @@ static int try_to_merge_with_ksm_page(struct xksm_rmap_item *rmap_item,
 		goto out;
 
 	err = try_to_merge_one_page(vma, page, kpage, &anon_vma);
+	trace_xksm_merge_one_page(page_to_pfn(kpage ? kpage : page), rmap_item,
+				  mm, addr, err);
 	if (err)
 		goto out;
 
@@ -452,6 +466,9 @@ static int try_to_merge_with_ksm_page(struct xksm_rmap_item *rmap_item,
 	}
 out:
 	mmap_read_unlock(mm);
+	trace_xksm_merge_with_ksm_page(page_to_pfn(kpage ? kpage : page),
+				       page_to_pfn(page), rmap_item, mm, addr,
+				       err);
 	return err;
 }
 

@@ -40,6 +40,7 @@
 #include "xksm.h"
 #include "compat.h"
 
+#include "trace.h"
 /*
  * xksm_mmlist_lock protects xksm_mm_head's list, xksm_mm_slots_hash, and
  * xksm_scan.mm_slot when read outside xksm_thread_mutex.  A spinlock: it is
@@ -108,6 +109,7 @@ void xksm_free_mm_slot(struct xksm_mm_slot *slot)
 
 	WARN_ON_ONCE(slot->rmap_list);
 	mtree_destroy(&slot->ranges);
+	trace_xksm_exit(mm);
 	kmem_cache_free(xksm_mm_slot_cache, slot);
 	atomic_long_dec(&xksm_mm_slots);
 	mmdrop(mm);
@@ -248,6 +250,7 @@ static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
 	}
 	spin_unlock(&xksm_mmlist_lock);
 	xksm_wake_xksmd();
+	trace_xksm_enter(mm);
 	return new;
 }
 

@@ -71,6 +71,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "trace.h"
 
 static struct kmem_cache *xksm_rmap_item_cache;
 
@@ -209,6 +210,9 @@ static void xksm_defer(struct xksm_rmap_item *route)
 	route->rmap_list = xksm_reap_list;
 	xksm_reap_list = route;
 	xksm_rmap_items_deferred++;
+	trace_xksm_defer_rmap_item(route->head->kpfn, route, route->mm,
+				   route->address & PAGE_MASK,
+				   xksm_rmap_items_deferred);
 }
 
 /*
@@ -498,6 +502,8 @@ bool xksm_reap_pending(void)
 {
 	return READ_ONCE(xksm_reap_list);
 }
+	trace_xksm_reap_rmap_item(route, route->mm, route->address & PAGE_MASK,
+				  xksm_rmap_items_deferred - 1);
 
 /* The first deferred rmap_item, for debugfs: the rest follow @rmap_list. */
 struct xksm_rmap_item *xksm_reap_list_first(void)

@@ -28,6 +28,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "trace.h"
 
 /*
  * xksm_thread_mutex serializes xksmd's work with everything that changes
@@ -60,6 +61,9 @@ unsigned long xksm_pages_scanned;
 
 /* The number of pages skipped by smart_scan */
 unsigned long xksm_pages_skipped;
+
+/* xksm_pages_scanned at the start of the current full scan (tracing) */
+static unsigned long xksm_pass_start_scanned;
 
 /* The advisor (advisor_mode) and its knobs, as mainline's */
 enum xksm_advisor_type xksm_advisor = XKSM_ADVISOR_NONE;
@@ -161,6 +165,8 @@ static void xksm_scan_time_advisor(void)
 	xksm_advisor_ctx.scan_time = scan_time;
 	xksm_advisor_ctx.cpu_time = cpu_time;
 	xksm_thread_pages_to_scan = pages;
+
+	trace_xksm_advisor(scan_time, pages, cpu_percent);
 }
 
 /*
@@ -356,6 +362,11 @@ static struct xksm_rmap_item *xksm_scan_get_next_rmap_item(struct page **page)
 	if (slot == &xksm_mm_head) {
 		if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
 			xksm_advisor_ctx.start_scan = ktime_get();
+		/* One store a pass, for xksm_stop_scan's count of pages. */
+		xksm_pass_start_scanned = xksm_pages_scanned;
+		trace_xksm_start_scan(xksm_scan.seqnr, xksm_rmap_items,
+				      xksm_rmap_items_deferred,
+				      atomic_long_read(&xksm_mm_slots));
 		/*
 		 * Pages held in per-cpu LRU caches have a raised count that
 		 * stops write_protect_page() from merging them: drain them
@@ -476,6 +487,10 @@ no_vmas:
 
 	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
 		xksm_scan_time_advisor();
+	trace_xksm_stop_scan(xksm_scan.seqnr,
+			     xksm_pages_scanned - xksm_pass_start_scanned,
+			     xksm_rmap_items, xksm_pages_shared,
+			     xksm_pages_sharing, xksm_pages_unshared);
 	xksm_scan.seqnr++;
 	return NULL;
 }

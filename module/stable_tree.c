@@ -42,6 +42,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "trace.h"
 
 /*
  * The kernel's rmap walk reads these fields of xksm's stable nodes and
@@ -237,6 +238,8 @@ void xksm_stable_node_unaccount(struct xksm_stable_node *stable_node,
 {
 	struct xksm_mm_slot *slot;
 
+	trace_xksm_remove_rmap_item(stable_node->kpfn, rmap_item, rmap_item->mm,
+				    rmap_item->address & PAGE_MASK);
 	WARN_ON_ONCE(stable_node->rmap_hlist_len <= 0);
 	if (--stable_node->rmap_hlist_len)
 		xksm_pages_sharing--;
@@ -276,6 +279,7 @@ static void remove_node_from_stable_tree(struct xksm_stable_node *stable_node)
 		cond_resched();
 	}
 
+	trace_xksm_remove_ksm_page(stable_node->kpfn, stable_node);
 	if (stable_node->head == &xksm_migrate_nodes)
 		list_del(&stable_node->list);
 	else

@@ -48,6 +48,7 @@
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
  *
+ *   trace.c, trace.h	the xksm:* tracepoints (docs/tracepoints.md)
  * Lock order (outermost first), in the manner of mm/rmap.c:
  *
  *   xksm_thread_mutex			(scan.c: xksmd's work, run, knobs)
