@@ -27,7 +27,8 @@
 
 /* What this module reports in struct xksm_api::features. */
 #define XKSM_FEATURES	(XKSM_FEATURE_MERGE | XKSM_FEATURE_MERGE_ANY | \
-			 XKSM_FEATURE_STATS | XKSM_FEATURE_KEEP_MERGED)
+			 XKSM_FEATURE_STATS | XKSM_FEATURE_KEEP_MERGED | \
+			 XKSM_FEATURE_STAT_FD)
 
 static bool xksm_reserved_zero(const __u64 *reserved, int n)
 {
@@ -138,43 +139,37 @@ static long xksm_ioctl_get_merge_any(struct xksm_merge_any __user *uarg)
 
 static long xksm_ioctl_stats(struct xksm_stats __user *uarg)
 {
-	struct mm_struct *mm = current->mm;
 	struct xksm_stats stats;
-	struct xksm_mm_slot *slot;
+	int err;
 
 	if (copy_from_user(&stats, uarg, sizeof(stats)))
 		return -EFAULT;
 	if (!xksm_reserved_zero(stats.reserved, ARRAY_SIZE(stats.reserved)))
 		return -EINVAL;
-	if (!mm)
+	if (!current->mm)
 		return -ESRCH;
-
-	memset(&stats, 0, sizeof(stats));
-	/*
-	 * The slot stays while xksm_mmlist_lock is held; its ranges do not
-	 * change while the mmap_lock is (xksm.h).
-	 */
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
-	spin_lock(&xksm_mmlist_lock);
-	slot = xksm_get_mm_slot_locked(mm);
-	if (slot) {
-		stats.merging_pages = READ_ONCE(slot->merging_pages);
-		stats.rmap_items = READ_ONCE(slot->rmap_items);
-		stats.zero_pages = READ_ONCE(slot->zero_pages);
-		stats.merge_any = slot->merge_any;
-		stats.registered_bytes = xksm_registered_bytes(slot);
-		stats.mergeable = stats.merge_any || stats.registered_bytes;
-	}
-	spin_unlock(&xksm_mmlist_lock);
-	mmap_read_unlock(mm);
-	/* As the kernel's ksm_process_profit() */
-	stats.profit = (long)(stats.merging_pages + stats.zero_pages) * PAGE_SIZE -
-		       stats.rmap_items * sizeof(struct xksm_rmap_item);
-
+	err = xksm_mm_stats(current->mm, &stats);
+	if (err)
+		return err;
 	if (copy_to_user(uarg, &stats, sizeof(stats)))
 		return -EFAULT;
 	return 0;
+}
+
+/* XKSM_IOC_STAT_FD: a file that reads as /proc/self/ksm_stat (stat_file.c) */
+static long xksm_ioctl_stat_fd(struct xksm_stat_fd __user *uarg)
+{
+	struct xksm_stat_fd arg;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.format > XKSM_STAT_MERGING_PAGES || arg.flags & ~XKSM_STAT_CLOEXEC ||
+	    !xksm_reserved_zero(arg.reserved, ARRAY_SIZE(arg.reserved)))
+		return -EINVAL;
+	if (!current->mm)
+		return -ESRCH;
+	return xksm_stat_file_open(current->mm, arg.format,
+				   arg.flags & XKSM_STAT_CLOEXEC);
 }
 
 static long xksm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -202,6 +197,8 @@ static long xksm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return xksm_ioctl_get_merge_any(uarg);
 	case XKSM_IOC_STATS:
 		return xksm_ioctl_stats(uarg);
+	case XKSM_IOC_STAT_FD:
+		return xksm_ioctl_stat_fd(uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -36,11 +36,12 @@
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/xksm.h>
 
 #include "xksm.h"
 #include "compat.h"
-
 #include "trace.h"
+
 /*
  * xksm_mmlist_lock protects xksm_mm_head's list, xksm_mm_slots_hash, and
  * xksm_scan.mm_slot when read outside xksm_thread_mutex.  A spinlock: it is
@@ -108,8 +109,8 @@ void xksm_free_mm_slot(struct xksm_mm_slot *slot)
 	struct mm_struct *mm = slot->mm;
 
 	WARN_ON_ONCE(slot->rmap_list);
-	mtree_destroy(&slot->ranges);
 	trace_xksm_exit(mm);
+	mtree_destroy(&slot->ranges);
 	kmem_cache_free(xksm_mm_slot_cache, slot);
 	atomic_long_dec(&xksm_mm_slots);
 	mmdrop(mm);
@@ -249,8 +250,8 @@ static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
 		list_add_tail(&new->mm_node, &xksm_scan.mm_slot->mm_node);
 	}
 	spin_unlock(&xksm_mmlist_lock);
-	xksm_wake_xksmd();
 	trace_xksm_enter(mm);
+	xksm_wake_xksmd();
 	return new;
 }
 
@@ -493,6 +494,40 @@ bool xksm_get_merge_any(struct mm_struct *mm)
 	on = slot && slot->merge_any;
 	spin_unlock(&xksm_mmlist_lock);
 	return on;
+}
+
+/*
+ * What xksm does for @mm (XKSM_IOC_STATS, stat_file.c).  Under
+ * xksm_thread_mutex the slot stays and its counters hold still; its ranges
+ * do not change while the mmap_lock is held (xksm.h).
+ */
+int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats)
+{
+	struct xksm_mm_slot *slot;
+
+	memset(stats, 0, sizeof(*stats));
+	if (mutex_lock_killable(&xksm_thread_mutex))
+		return -EINTR;
+	if (mmap_read_lock_killable(mm)) {
+		mutex_unlock(&xksm_thread_mutex);
+		return -EINTR;
+	}
+	slot = xksm_get_mm_slot(mm);
+	if (slot) {
+		xksm_settle_zero_pages(slot);
+		stats->merging_pages = slot->merging_pages;
+		stats->rmap_items = slot->rmap_items;
+		stats->zero_pages = slot->zero_pages;
+		stats->merge_any = slot->merge_any;
+		stats->registered_bytes = xksm_registered_bytes(slot);
+		stats->mergeable = stats->merge_any || stats->registered_bytes;
+	}
+	mmap_read_unlock(mm);
+	mutex_unlock(&xksm_thread_mutex);
+	/* As the kernel's ksm_process_profit() */
+	stats->profit = (long)(stats->merging_pages + stats->zero_pages) * PAGE_SIZE -
+			stats->rmap_items * sizeof(struct xksm_rmap_item);
+	return 0;
 }
 
 int xksm_mm_slot_init(void)

@@ -329,6 +329,35 @@ void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item)
 }
 
 /*
+ * Forget the zero pages of @slot's mm that are no longer mapped.
+ *
+ * The kernel's KSM marks its zero ptes dirty, and the fault and zap paths
+ * uncount them at once (ksm_might_unmap_zero_page()).  xksm's zero ptes are
+ * plain (merge.c), so the kernel cannot tell them from any other zero page,
+ * and xksm only learns that one was written to or unmapped when xksmd
+ * passes its rmap_item again.  Before an mm's figures are reported, this
+ * settles its rmap_items now, so they count as the kernel's would.  (A zero
+ * pte that was zapped and faulted in again by a read still counts: the
+ * kernel's KSM would not count it.)
+ *
+ * xksm_thread_mutex held (for the rmap_list and the counters), and the
+ * mm's mmap_lock for read.
+ */
+void xksm_settle_zero_pages(struct xksm_mm_slot *slot)
+{
+	struct xksm_rmap_item *rmap_item;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	mmap_assert_locked(slot->mm);
+	if (!slot->zero_pages)
+		return;
+	for (rmap_item = slot->rmap_list; rmap_item; rmap_item = rmap_item->rmap_list)
+		if (rmap_item->address & XKSM_ZERO_FLAG &&
+		    !xksm_maps_zero_page(slot->mm, rmap_item->address & PAGE_MASK))
+			xksm_remove_rmap_item_from_tree(rmap_item);
+}
+
+/*
  * An rmap_item leaves @slot for good: it is freed, unless it goes on the
  * reap list as the route to its page.  The caller unlinks it.
  */
@@ -473,6 +502,8 @@ static bool xksm_route_needed(struct xksm_rmap_item *route)
 
 static void xksm_free_deferred(struct xksm_rmap_item *route)
 {
+	trace_xksm_reap_rmap_item(route, route->mm, route->address & PAGE_MASK,
+				  xksm_rmap_items_deferred - 1);
 	mmdrop(route->mm);
 	xksm_rmap_items_deferred--;
 	__xksm_free_rmap_item(route);
@@ -502,8 +533,6 @@ bool xksm_reap_pending(void)
 {
 	return READ_ONCE(xksm_reap_list);
 }
-	trace_xksm_reap_rmap_item(route, route->mm, route->address & PAGE_MASK,
-				  xksm_rmap_items_deferred - 1);
 
 /* The first deferred rmap_item, for debugfs: the rest follow @rmap_list. */
 struct xksm_rmap_item *xksm_reap_list_first(void)

@@ -174,3 +174,20 @@ pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr)
 		return NULL;
 	return pmd;
 }
+
+/* Does @mm map the zero page at @addr?  mmap_lock held. */
+bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr)
+{
+	pmd_t *pmd = xksm_find_pte_pmd(mm, addr);
+	spinlock_t *ptl;	/* the page table lock */
+	pte_t *ptep, pte;
+
+	if (!pmd)
+		return false;
+	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!ptep)
+		return false;
+	pte = ptep_get(ptep);
+	pte_unmap_unlock(ptep, ptl);
+	return pte_present(pte) && is_zero_pfn(pte_pfn(pte));
+}

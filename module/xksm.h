@@ -35,6 +35,7 @@
  *   kernel_api.c	binds the unexported kernel functions xksm calls
  *   compat.h		every kernel-version difference, and nothing else
  *   dev.c		/dev/xksm and its ioctls (include/uapi/linux/xksm.h)
+ *   stat_file.c	files that read as /proc/<pid>/ksm_stat of one mm
  *   mm_slot.c		registered mms and their registered ranges
  *   scan.c		xksmd: the scanner thread and its cursor
  *   rmap_item.c	rmap_items: allocation, the per-mm lists, removal
@@ -47,8 +48,8 @@
  *   hotplug.c		memory going offline
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
- *
  *   trace.c, trace.h	the xksm:* tracepoints (docs/tracepoints.md)
+ *
  * Lock order (outermost first), in the manner of mm/rmap.c:
  *
  *   xksm_thread_mutex			(scan.c: xksmd's work, run, knobs)
@@ -305,6 +306,11 @@ int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end
 int xksm_set_merge_any(struct mm_struct *mm, bool enable);
 bool xksm_get_merge_any(struct mm_struct *mm);
 unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot);
+struct xksm_stats;
+int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats);
+
+/* --- stat_file.c ------------------------------------------------------- */
+int xksm_stat_file_open(struct mm_struct *mm, unsigned int format, bool cloexec);
 
 /* A registered range copied out of a slot's tree (fork.c). */
 struct xksm_range_copy {
@@ -330,6 +336,7 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 					       unsigned long addr);
 void xksm_remove_rmap_item_from_tree(struct xksm_rmap_item *rmap_item);
 void xksm_remove_trailing_rmap_items(struct xksm_rmap_item **rmap_list);
+void xksm_settle_zero_pages(struct xksm_mm_slot *slot);
 void xksm_remove_rmap_items_range(struct xksm_mm_slot *slot, unsigned long start,
 				  unsigned long end);
 bool xksm_rmap_item_covered_by(struct xksm_stable_node *stable_node,
@@ -407,6 +414,7 @@ struct xksm_walk_result {
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
 pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr);
+bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr);
 
 /* --- fork.c ----------------------------------------------------------- */
 extern atomic_long_t xksm_fork_lost;

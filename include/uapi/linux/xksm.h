@@ -39,12 +39,14 @@
  * XKSM_FEATURE_MERGE_ANY	XKSM_IOC_SET_MERGE_ANY / XKSM_IOC_GET_MERGE_ANY
  * XKSM_FEATURE_STATS		XKSM_IOC_STATS
  * XKSM_FEATURE_KEEP_MERGED	the XKSM_KEEP_MERGED flag of XKSM_IOC_UNMERGEABLE
+ * XKSM_FEATURE_STAT_FD		XKSM_IOC_STAT_FD
  */
 #define XKSM_FEATURE_MERGE		(1ULL << 0)
 #define XKSM_FEATURE_MERGE_ANY		(1ULL << 1)
 #define XKSM_FEATURE_STATS		(1ULL << 2)
 #define XKSM_FEATURE_KEEP_MERGED	(1ULL << 3)
-#define XKSM_FEATURES_KNOWN		((1ULL << 4) - 1)
+#define XKSM_FEATURE_STAT_FD		(1ULL << 4)
+#define XKSM_FEATURES_KNOWN		((1ULL << 5) - 1)
 
 /**
  * struct xksm_api - the handshake
@@ -167,5 +169,42 @@ struct xksm_stats {
 };
 
 #define XKSM_IOC_STATS		_IOWR(XKSM_IOC_MAGIC, 0x05, struct xksm_stats)
+
+/**
+ * struct xksm_stat_fd - a file of the caller's figures, as text
+ * @format:	XKSM_STAT_KSM_STAT: what /proc/<pid>/ksm_stat shows for the
+ *		kernel's KSM on 6.12 ("ksm_rmap_items N", "ksm_zero_pages N",
+ *		"ksm_merging_pages N", "ksm_process_profit N"), then
+ *		"ksm_merge_any: yes|no" and "ksm_mergeable: yes|no" as later
+ *		kernels add;
+ *		XKSM_STAT_MERGING_PAGES: what /proc/<pid>/ksm_merging_pages
+ *		shows, the number alone
+ * @flags:	XKSM_STAT_CLOEXEC: the new descriptor is close-on-exec
+ * @reserved:	must be zero
+ *
+ * XKSM_IOC_STAT_FD returns a new read-only file descriptor.  It reports on
+ * the mm of the caller at the time of the call, as /proc/self resolves when
+ * opened, and is read like a /proc file: every read from offset 0 (read()
+ * after lseek(0), or pread() at 0) shows the current figures.  Once that mm
+ * has exited, the file reads as empty.  LD_PRELOAD's libxksm-preload.so
+ * hands it to programs that open /proc/self/ksm_stat.
+ *
+ * Errors (besides those of every command):
+ *  EINVAL	unknown @format or flag, or a non-zero reserved field
+ *  EMFILE, ENFILE, ENOMEM	no descriptor or memory for the file
+ *  ESRCH	the caller has no mm
+ */
+struct xksm_stat_fd {
+	__u64 format;
+	__u64 flags;
+	__u64 reserved[6];
+};
+
+#define XKSM_STAT_KSM_STAT		0
+#define XKSM_STAT_MERGING_PAGES		1
+
+#define XKSM_STAT_CLOEXEC		(1ULL << 0)
+
+#define XKSM_IOC_STAT_FD	_IOW(XKSM_IOC_MAGIC, 0x06, struct xksm_stat_fd)
 
 #endif /* _UAPI_LINUX_XKSM_H */
