@@ -44,8 +44,13 @@ TEST_SHS  := $(wildcard tests/functional/*.sh)
 BUILD ?= build
 TEST_BINS := $(patsubst tests/functional/%.c,$(BUILD)/tests/%,$(TEST_SRCS)) \
 	     $(patsubst tests/functional/%.sh,$(BUILD)/tests/%,$(TEST_SHS))
-TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -static -D_GNU_SOURCE \
+TEST_CFLAGS := -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
 	       -Iinclude/uapi -Itests/functional
+TEST_LINK := -static
+# Tests that run under the LD_PRELOAD shim must be linked dynamically; the
+# guest gets glibc for them (scripts/guest-run).
+DYNAMIC_TESTS := preload_shim
+$(patsubst %,$(BUILD)/tests/%,$(DYNAMIC_TESTS)): TEST_LINK :=
 
 tests: $(TEST_BINS) tools
 
@@ -53,15 +58,24 @@ tests: $(TEST_BINS) tools
 TOOL_SRCS := $(wildcard tools/*.c)
 TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 
-tools: $(TOOL_BINS)
+# The LD_PRELOAD shim is the one shared object: it goes into dynamically
+# linked programs (xksm-run loads it into any command).
+PRELOAD_LIB := $(BUILD)/tools/libxksm-preload.so
+
+tools: $(TOOL_BINS) $(PRELOAD_LIB)
 
 $(BUILD)/tools/%: tools/%.c include/uapi/linux/xksm.h
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
 
+$(PRELOAD_LIB): tools/preload/xksm-preload.c include/uapi/linux/xksm.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -U_FORTIFY_SOURCE -fPIC \
+		-shared -fvisibility=hidden -Iinclude/uapi -o $@ $<
+
 $(BUILD)/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi/linux/xksm.h
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -o $@ $< -lnuma -lpthread
+	$(CC) $(TEST_CFLAGS) $(TEST_LINK) -o $@ $< -lnuma -lpthread
 
 $(BUILD)/tests/%: tests/functional/%.sh
 	@mkdir -p $(@D)

@@ -94,6 +94,29 @@ xksm_build_tests()
 	printf '%s\n' "$XKSM_BUILD/tests"
 }
 
+# xksm_build_selftests: the kernel's KSM selftests, built from Debian's
+# linux-source-6.12 (scripts/build-selftests).  Prints their directory.
+xksm_build_selftests()
+{
+	"$XKSM_TOP/scripts/build-selftests" || die "building the kernel's selftests failed"
+}
+
+# xksm_copy_libs ROOT PROGRAM...: copy the shared libraries the dynamically
+# linked PROGRAMs need (and the dynamic loader) from the host into the
+# guest's root ROOT, at the same paths.  Static programs need nothing.
+xksm_copy_libs()
+{
+	local root=$1 lib
+	shift
+	# ldd's lines for libraries start with a tab; "name => /path (addr)".
+	for lib in $(ldd "$@" 2>/dev/null |
+		     awk '/^\t/ { for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }' |
+		     sort -u); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
 # xksm_ensure_deps: on a fresh machine, install the dependencies first (as
 # root), so that make demo and make check are the only commands needed.
 xksm_ensure_deps()

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libxksm-preload.so under xksm-run: a program that knows only the kernel's
+ * KSM API gets xksm.
+ *
+ * Built dynamically (it must be, to be preloaded), this program re-executes
+ * itself under /tools/xksm-run and then uses nothing but madvise(), prctl(),
+ * syscall() and /proc/self/ksm_stat, as an unmodified program would:
+ *
+ *  - madvise(MADV_MERGEABLE) on twin pages merges them (one PFN), through
+ *    xksm: XKSM_IOC_STATS counts them, and the vma never gets the kernel's
+ *    VM_MERGEABLE ("mg" in smaps);
+ *  - /proc/self/ksm_stat and /proc/self/ksm_merging_pages, opened with
+ *    open(), openat(), fopen() and through /proc/<pid>/, read xksm's figures,
+ *    and pread() at 0 reads them afresh;
+ *  - madvise's errors: EINVAL for an unaligned start or an overflowing
+ *    range, ENOMEM for a hole (the mapped part is still done); MADV_UNMERGEABLE
+ *    on memory never registered succeeds; a 1 GiB reservation registers and
+ *    unregisters at once (QEMU's use);
+ *  - MADV_UNMERGEABLE copies every page back (new PFNs, data intact);
+ *  - other advice (MADV_DONTNEED) and other prctl options (PR_SET_NAME) go
+ *    to the kernel unchanged; syscall(SYS_madvise) is redirected too;
+ *  - prctl(PR_SET/GET_MEMORY_MERGE) with the kernel's argument checks;
+ *    merge-any survives fork and exec; a registered range survives fork.
+ */
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+#include "xksm_test.h"
+
+#define N		16
+#define SEED		0x5e1f
+#define XKSM_RUN	"/tools/xksm-run"
+#define SELF		"/tests/preload_shim"
+
+/* The figure after @key in a ksm_stat text, or -1. */
+static long long stat_field(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+/* Read a whole (small) file through @fd from offset 0, with pread(). */
+static int pread_all(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len - 1, 0);
+
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/* Whether the vma at @addr has the kernel's VM_MERGEABLE ("mg"). */
+static int vma_has_mg(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "re");
+	char line[512];
+	int in = 0, mg = 0;
+
+	if (!f)
+		fatal("open smaps");
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long s, e;
+
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') - line < 40)
+			in = (uintptr_t)addr >= s && (uintptr_t)addr < e;
+		else if (in && !strncmp(line, "VmFlags:", 8))
+			mg = strstr(line, " mg") != NULL;
+	}
+	fclose(f);
+	return mg;
+}
+
+static void check_stat_files(long long merging)
+{
+	char buf[512], path[64];
+	int fd, fd2, fd3;
+	FILE *f;
+
+	fd = open("/proc/self/ksm_stat", O_RDONLY);
+	if (!check(fd >= 0, "open(/proc/self/ksm_stat) succeeds"))
+		return;
+	check(!pread_all(fd, buf, sizeof(buf)) &&
+	      stat_field(buf, "ksm_merging_pages ") == merging &&
+	      stat_field(buf, "ksm_rmap_items ") >= merging &&
+	      strstr(buf, "ksm_zero_pages ") && strstr(buf, "ksm_process_profit ") &&
+	      strstr(buf, "ksm_mergeable: yes"),
+	      "/proc/self/ksm_stat reads xksm's figures: ksm_merging_pages %lld (%s)",
+	      merging, buf);
+	fd2 = openat(AT_FDCWD, "/proc/self/ksm_merging_pages", O_RDONLY | O_CLOEXEC);
+	check(fd2 >= 0 && !pread_all(fd2, buf, sizeof(buf)) && atoll(buf) == merging,
+	      "openat(/proc/self/ksm_merging_pages) reads %lld (%s)", merging, buf);
+	snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", (int)getpid());
+	fd3 = open(path, O_RDONLY);
+	check(fd3 >= 0 && !pread_all(fd3, buf, sizeof(buf)) && atoll(buf) == merging,
+	      "%s reads the same", path);
+	f = fopen("/proc/self/ksm_stat", "r");
+	check(f && fgets(buf, sizeof(buf), f) && !strncmp(buf, "ksm_rmap_items ", 15),
+	      "fopen(/proc/self/ksm_stat) reads it too");
+	if (f)
+		fclose(f);
+	if (fd3 >= 0)
+		close(fd3);
+	if (fd2 >= 0)
+		close(fd2);
+	close(fd);
+}
+
+/* Unmerged again: the files must say so on a fresh pread() at 0. */
+static void check_stat_refresh(int fd, int fd2)
+{
+	char buf[512];
+
+	check(!pread_all(fd, buf, sizeof(buf)) && stat_field(buf, "ksm_merging_pages ") == 0,
+	      "a new pread() at 0 shows ksm_merging_pages 0 after unmerging (%s)", buf);
+	check(!pread_all(fd2, buf, sizeof(buf)) && atoll(buf) == 0,
+	      "ksm_merging_pages reads 0");
+}
+
+static void check_errors(void)
+{
+	char *p = xt_map(4), *hole;
+	long r;
+
+	errno = 0;
+	check_errno(madvise(p + 1, XT_PAGE, MADV_MERGEABLE), EINVAL,
+		    "MADV_MERGEABLE at an unaligned start");
+	check_errno(madvise(p, (size_t)-XT_PAGE, MADV_MERGEABLE), EINVAL,
+		    "MADV_MERGEABLE over a range that overflows");
+	check(madvise(p, 0, MADV_MERGEABLE) == 0, "MADV_MERGEABLE of length 0 succeeds");
+	check(madvise(p, 4 * XT_PAGE, MADV_UNMERGEABLE) == 0,
+	      "MADV_UNMERGEABLE on memory never registered succeeds");
+	/* A hole in the middle: ENOMEM, and the mapped parts are done. */
+	hole = p + XT_PAGE;
+	if (munmap(hole, XT_PAGE))
+		fatal("munmap");
+	check_errno(madvise(p, 4 * XT_PAGE, MADV_MERGEABLE), ENOMEM,
+		    "MADV_MERGEABLE over a hole");
+	check(xt_stats_or_die().registered_bytes == 3 * XT_PAGE,
+	      "the mapped parts around the hole are registered (%llu bytes)",
+	      (unsigned long long)xt_stats_or_die().registered_bytes);
+	check_errno(madvise(p, 4 * XT_PAGE, MADV_UNMERGEABLE), ENOMEM,
+		    "MADV_UNMERGEABLE over a hole");
+	check(xt_stats_or_die().registered_bytes == 0, "and they are unregistered");
+	/* syscall(SYS_madvise) takes the same route. */
+	r = syscall(SYS_madvise, p, XT_PAGE, MADV_MERGEABLE);
+	check(r == 0 && xt_stats_or_die().registered_bytes == XT_PAGE,
+	      "syscall(SYS_madvise, MADV_MERGEABLE) registers with xksm");
+	check(syscall(SYS_madvise, p, XT_PAGE, MADV_UNMERGEABLE) == 0 &&
+	      xt_stats_or_die().registered_bytes == 0,
+	      "syscall(SYS_madvise, MADV_UNMERGEABLE) unregisters");
+	munmap(p, 4 * XT_PAGE);
+}
+
+/* QEMU reserves its guest RAM and marks all of it mergeable at once. */
+static void check_large_region(void)
+{
+	size_t len = 1UL << 30;
+	char *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	double t0;
+
+	if (p == MAP_FAILED)
+		fatal("mmap 1 GiB");
+	t0 = xt_now();
+	check(madvise(p, len, MADV_MERGEABLE) == 0 &&
+	      xt_stats_or_die().registered_bytes == len,
+	      "MADV_MERGEABLE on 1 GiB never touched registers it");
+	check(madvise(p, len, MADV_UNMERGEABLE) == 0 &&
+	      xt_stats_or_die().registered_bytes == 0,
+	      "MADV_UNMERGEABLE on it unregisters it (both in %.2f s)", xt_now() - t0);
+	munmap(p, len);
+}
+
+static void check_passthrough(void)
+{
+	char *p = xt_map(1), name[32];
+
+	xt_fill(p, 1, SEED);
+	check(madvise(p, XT_PAGE, MADV_DONTNEED) == 0 && p[0] == 0 && p[XT_PAGE - 1] == 0,
+	      "MADV_DONTNEED still reaches the kernel (the page reads zero)");
+	check(prctl(PR_SET_NAME, "shim-name", 0, 0, 0) == 0 &&
+	      prctl(PR_GET_NAME, name, 0, 0, 0) == 0 && !strcmp(name, "shim-name"),
+	      "PR_SET_NAME / PR_GET_NAME go to the kernel (%s)", name);
+	munmap(p, XT_PAGE);
+}
+
+/* The child of fork, then of exec: both must have merge-any on. */
+static int exec_child(void)
+{
+	int ret = prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
+
+	printf("exec child: PR_GET_MEMORY_MERGE %d, xksm merge-any %lld\n", ret,
+	       xt_get_merge_any());
+	return ret == 1 && xt_get_merge_any() == 1 ? 0 : 1;
+}
+
+static void check_merge_any(void)
+{
+	int status;
+	pid_t pid;
+
+	check_errno(prctl(PR_SET_MEMORY_MERGE, 1, 1, 0, 0), EINVAL,
+		    "PR_SET_MEMORY_MERGE with arg3 set");
+	check_errno(prctl(PR_GET_MEMORY_MERGE, 1, 0, 0, 0), EINVAL,
+		    "PR_GET_MEMORY_MERGE with arg2 set");
+	check(prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) == 0, "merge-any is off at first");
+	check(prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0) == 0, "PR_SET_MEMORY_MERGE 1 succeeds");
+	check(prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) == 1 && xt_get_merge_any() == 1,
+	      "PR_GET_MEMORY_MERGE says 1, and so does xksm");
+
+	pid = fork();
+	if (pid == 0)
+		_exit(prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) == 1 &&
+		      xt_get_merge_any() == 1 ? 0 : 1);
+	check(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "a forked child has merge-any on");
+
+	pid = fork();
+	if (pid == 0) {
+		execl(SELF, SELF, "exec-child", (char *)NULL);
+		_exit(127);
+	}
+	check(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "a forked child that execs keeps merge-any on");
+
+	check(syscall(SYS_prctl, PR_SET_MEMORY_MERGE, 0, 0, 0, 0) == 0 &&
+	      prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0) == 0 && xt_get_merge_any() == 0,
+	      "syscall(SYS_prctl, PR_SET_MEMORY_MERGE, 0) turns it off");
+	pid = fork();
+	if (pid == 0) {
+		execl(SELF, SELF, "exec-child", (char *)NULL);
+		_exit(127);
+	}
+	check(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 1, "once off, an exec'd child has it off too");
+}
+
+static void check_merge(void)
+{
+	unsigned long before[N];
+	char *a, *b;
+	int fd, fd2, status;
+	size_t i, same;
+	long long merging;
+	pid_t pid;
+
+	xt_map_twins(N, SEED, &a, &b);
+	check(madvise(a, N * XT_PAGE, MADV_MERGEABLE) == 0 &&
+	      madvise(b, N * XT_PAGE, MADV_MERGEABLE) == 0,
+	      "madvise(MADV_MERGEABLE) on both twins succeeds");
+	check(xt_stats_or_die().registered_bytes == 2 * N * XT_PAGE,
+	      "xksm has both twins registered");
+	check(!vma_has_mg(a) && !vma_has_mg(b), "the kernel's KSM was not asked (no \"mg\" in smaps)");
+
+	/* A forked child inherits the registration. */
+	pid = fork();
+	if (pid == 0)
+		_exit(xt_stats_or_die().registered_bytes == 2 * N * XT_PAGE ? 0 : 1);
+	check(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	      WEXITSTATUS(status) == 0, "a forked child inherits the registration");
+
+	xt_start_fast();
+	xt_wait_full_scans(2);
+	if (xt_count_same_pfn(0, a, 0, b, N) != N)
+		xt_wait_full_scans(2);
+	check(xt_count_same_pfn(0, a, 0, b, N) == N, "the %d twin pages share one PFN each", N);
+	merging = xt_stats_or_die().merging_pages;
+	check(merging == 2 * N, "xksm counts %d merging pages (%lld)", 2 * N, merging);
+	check_stat_files(merging);
+
+	fd = open("/proc/self/ksm_stat", O_RDONLY);
+	fd2 = open("/proc/self/ksm_merging_pages", O_RDONLY);
+	for (i = 0; i < N; i++)
+		before[i] = xt_pfn(a + i * XT_PAGE);
+	check(madvise(a, N * XT_PAGE, MADV_UNMERGEABLE) == 0 &&
+	      madvise(b, N * XT_PAGE, MADV_UNMERGEABLE) == 0,
+	      "madvise(MADV_UNMERGEABLE) on both succeeds");
+	for (i = 0, same = 0; i < N; i++)
+		same += before[i] == xt_pfn(a + i * XT_PAGE);
+	check(same == 0 && xt_count_same_pfn(0, a, 0, b, N) == 0,
+	      "every page was copied back (%zu kept their PFN)", same);
+	check(xt_verify(a, N, SEED) == 0 && xt_verify(b, N, SEED) == 0, "with its data intact");
+	if (fd >= 0 && fd2 >= 0)
+		check_stat_refresh(fd, fd2);
+	close(fd);
+	close(fd2);
+	munmap(a, N * XT_PAGE);
+	munmap(b, N * XT_PAGE);
+}
+
+int main(int argc, char **argv)
+{
+	const char *pre = getenv("LD_PRELOAD");
+
+	if (argc > 1 && !strcmp(argv[1], "exec-child"))
+		return exec_child();
+	xt_require(XKSM_FEATURE_STAT_FD, "STAT_FD");
+	if (!pre || !strstr(pre, "libxksm-preload.so")) {
+		/* Run again under xksm-run, as a user would. */
+		fflush(stdout);
+		execl(XKSM_RUN, XKSM_RUN, SELF, (char *)NULL);
+		fatal("exec " XKSM_RUN);
+	}
+	xt_note("LD_PRELOAD=%s", pre);
+	xt_unmerge_all();
+
+	check_errors();
+	check_large_region();
+	check_passthrough();
+	check_merge();
+	check_merge_any();
+	return done();
+}
