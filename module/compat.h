@@ -306,7 +306,13 @@ static inline struct page *xksm_get_anon_page(struct vm_area_struct *vma,
 		xksm_call(vma_pgtable_walk_end)(vma);
 	}
 #else
-	page = xksm_call(follow_page)(vma, addr, FOLL_GET);
+	/*
+	 * FOLL_FORCE: without it, 6.1's follow_page() fails on a PROT_NONE
+	 * pte, of a PROT_NONE vma or of NUMA balancing's hinting, and such
+	 * pages would never merge (6.12's folio_walk finds them, as mainline
+	 * KSM has since 6.5).
+	 */
+	page = xksm_call(follow_page)(vma, addr, FOLL_GET | FOLL_FORCE);
 	if (IS_ERR_OR_NULL(page))
 		return NULL;
 	if (is_zone_device_page(page) || !PageAnon(page)) {
