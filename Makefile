@@ -16,6 +16,7 @@
 #   make dkms-remove          remove it from DKMS
 #   make dkms-check           dkms add/build/install/remove for both kernels
 #   make debug-kernel         build the debug kernel from Debian's source
+#   make install              install the tools (PREFIX=/usr/local, DESTDIR=)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -64,9 +65,13 @@ PRELOAD_LIB := $(BUILD)/tools/libxksm-preload.so
 
 tools: $(TOOL_BINS) $(PRELOAD_LIB)
 
-$(BUILD)/tools/%: tools/%.c include/uapi/linux/xksm.h
+# The release, written once in dkms.conf, for --version.
+XKSM_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\{0,1\}\([0-9.]*\).*/\1/p' dkms.conf)
+
+$(BUILD)/tools/%: tools/%.c include/uapi/linux/xksm.h dkms.conf
 	@mkdir -p $(@D)
-	$(CC) -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+	$(CC) -O2 -Wall -Wextra -Werror -static -D_GNU_SOURCE -Iinclude/uapi \
+		-DXKSM_VERSION='"$(XKSM_VERSION)"' -o $@ $<
 
 $(PRELOAD_LIB): tools/preload/xksm-preload.c include/uapi/linux/xksm.h
 	@mkdir -p $(@D)
@@ -80,6 +85,14 @@ $(BUILD)/tests/%: tests/functional/%.c tests/functional/xksm_test.h include/uapi
 $(BUILD)/tests/%: tests/functional/%.sh
 	@mkdir -p $(@D)
 	install -m 755 $< $@
+
+# The user-space tools: xksm-run finds the shim in ../lib/xksm/ beside it.
+PREFIX ?= /usr/local
+install: tools
+	install -D -m 755 $(BUILD)/tools/xksmctl $(DESTDIR)$(PREFIX)/bin/xksmctl
+	install -D -m 755 $(BUILD)/tools/xksm-run $(DESTDIR)$(PREFIX)/bin/xksm-run
+	install -D -m 644 $(PRELOAD_LIB) $(DESTDIR)$(PREFIX)/lib/xksm/libxksm-preload.so
+	install -D -m 644 docs/xksmctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/xksmctl.8
 
 # KVER= picks one kernel, KERNEL=debug the debug kernel, T= one test.
 check:
@@ -100,4 +113,4 @@ dkms-remove:
 debug-kernel:
 	scripts/build-debug-kernel
 
-.PHONY: all module clean deps tests tools check demo dkms-check dkms-install dkms-remove debug-kernel
+.PHONY: all module clean deps tests tools install check demo dkms-check dkms-install dkms-remove debug-kernel

@@ -1,0 +1,233 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# xksmctl, the admin tool (tools/xksmctl.c), against the loaded module:
+# with a process holding 32 merged pairs of pages and xksmd stopped (run=0
+# keeps merged pages merged, so every counter holds still), what each
+# command prints must equal what sysfs and debugfs say; set must refuse bad
+# assignments before writing anything (exit 2) and report what the kernel
+# refuses (exit 1); and, on files made up here (XKSM_SYSFS, XKSM_DEBUGFS),
+# the parsers and the JSON escaping.  Restores every knob it changes.
+
+fail=0
+ok()     { echo "ok - $*"; }
+not_ok() { echo "not ok - $*"; fail=1; }
+expect() { if eval "$1"; then ok "$2"; else not_ok "$2"; fi; }
+
+X=/tools/xksmctl
+S=/sys/kernel/mm/xksm
+D=/sys/kernel/debug/xksm
+T=/tmp/xksmctl
+PAGE=4096
+
+[ -x $X ] || { echo "skip - no $X"; exit 4; }
+[ -d $S ] || { echo "not ok - xksm is loaded ($S)"; exit 1; }
+mkdir -p $T
+
+# The number after "key": in a one-line JSON object (the last such key).
+jnum() { sed -n "s/.*\"$2\":\(-*[0-9][0-9.]*\).*/\1/p" "$1"; }
+# A counter of one mm_slots line: mm_field <pid> <key>.
+mm_field() { grep "^mm_slot [^ ]* pid $1 " $D/mm_slots | sed -n "s/.* $2 \([0-9]*\).*/\1/p"; }
+
+# The knobs this test (and the holder's xt_start_fast) changes.
+saved_run=$(cat $S/run)
+saved_pts=$(cat $S/pages_to_scan)
+saved_sleep=$(cat $S/sleep_millisecs)
+holder=
+cleanup() {
+	echo 2 > $S/run
+	[ -n "$holder" ] && kill -KILL $holder 2>/dev/null && wait $holder 2>/dev/null
+	echo "$saved_pts" > $S/pages_to_scan
+	echo "$saved_sleep" > $S/sleep_millisecs
+	echo "$saved_run" > $S/run
+	rm -rf $T
+}
+trap cleanup EXIT
+
+# --- help and usage ---------------------------------------------------------
+$X --help > $T/help; rc=$?
+expect "[ $rc = 0 ] && grep -q '^  status' $T/help && grep -q '^  chains' $T/help" \
+	"--help exits 0 and lists the commands"
+$X help top > $T/out; rc=$?
+expect "[ $rc = 0 ] && grep -q -- '--once' $T/out" "help top exits 0 and shows top's options"
+$X --version > $T/out; rc=$?
+expect "[ $rc = 0 ] && grep -q '^xksmctl ' $T/out" "--version exits 0"
+$X nosuch > $T/out 2> $T/err; rc=$?
+expect "[ $rc = 2 ] && [ ! -s $T/out ] && grep -q '^Usage:' $T/err" \
+	"negative: an unknown command exits 2 with the usage on stderr"
+$X status --nosuch > /dev/null 2> $T/err; rc=$?
+expect "[ $rc = 2 ] && grep -q 'Usage: xksmctl status' $T/err" \
+	"negative: an unknown option exits 2 with the usage on stderr"
+
+# --- a process with merged pages, xksmd stopped ---------------------------------
+/tests/helper_merge_holder > $T/holder.out 2>&1 &
+holder=$!
+i=0
+while ! grep -q '^merged' $T/holder.out; do
+	sleep 1
+	i=$((i + 1))
+	if [ $i -gt 120 ] || ! kill -0 $holder 2>/dev/null; then
+		cat $T/holder.out
+		not_ok "the holder process merged its pages"
+		exit 1
+	fi
+done
+ok "a process has merged pages: $(grep '^merged' $T/holder.out)"
+
+$X set run=0; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/run) = 0 ]" "set run=0 stops xksmd (sysfs run is $(cat $S/run))"
+
+# --- status -----------------------------------------------------------------
+counters="pages_shared pages_sharing pages_unshared pages_volatile pages_skipped
+	ksm_zero_pages stable_node_chains stable_node_dups deferred_rmap_items
+	general_profit full_scans pages_scanned"
+for c in $counters; do eval "before_$c=\$(cat $S/$c)"; done
+$X status -i 0.2 --json > $T/status.json; rc=$?
+cat $T/status.json
+expect "[ $rc = 0 ]" "status --json exits 0"
+bad=
+for c in $counters; do
+	after=$(cat $S/$c)
+	eval "before=\$before_$c"
+	got=$(jnum $T/status.json $c)
+	[ "$got" = "$before" ] && [ "$got" = "$after" ] || bad="$bad $c=$got (sysfs $before/$after)"
+done
+expect "[ -z '$bad' ]" "status --json: every counter equals sysfs before and after${bad:+:$bad}"
+sharing=$(cat $S/pages_sharing)
+expect "[ $sharing -ge 32 ]" "pages_sharing is at least the holder's 32 ($sharing)"
+expect "[ \"\$(jnum $T/status.json saved_bytes)\" = $((sharing * PAGE)) ]" \
+	"status --json: saved_bytes is pages_sharing x page size ($((sharing * PAGE)))"
+expect "grep -q '\"loaded\":true,\"run\":0,\"state\":\"stopped\"' $T/status.json" \
+	"status --json: loaded, run 0, stopped"
+expect "grep -q '\"scan_pages_per_second\":0,' $T/status.json && grep -q '\"full_scan_seconds\":null' $T/status.json" \
+	"status --json: stopped xksmd scans 0 pages/s, no full scan measured"
+
+$X status -i 0.2 > $T/status.txt; rc=$?
+cat $T/status.txt
+expect "[ $rc = 0 ] && grep -q 'xksmd stopped (run=0)' $T/status.txt && grep -q '^pages sharing  *$sharing ' $T/status.txt" \
+	"status says in words that xksmd is stopped and shows pages sharing"
+expect "grep -q '^time per full scan: *more than .*no full scan completed' $T/status.txt" \
+	"status says that no full scan completed in the window"
+
+# --- top ----------------------------------------------------------------------
+$X top --once --json > $T/top.json; rc=$?
+cat $T/top.json
+entry=$(grep -o "{\"pid\":$holder,[^}]*}" $T/top.json)
+echo "$entry" > $T/entry
+expect "[ $rc = 0 ] && [ -n '$entry' ]" "top --once --json lists the holder (pid $holder)"
+for f in merging_pages rmap_items zero_pages; do
+	want=$(mm_field $holder $f)
+	got=$(jnum $T/entry $f)
+	expect "[ -n '$want' ] && [ '$got' = '$want' ]" \
+		"top: the holder's $f ($got) is that of debugfs mm_slots ($want)"
+done
+expect "[ \"\$(jnum $T/entry merging_pages)\" = 64 ]" "top: the holder has 64 merging pages"
+# sizeof(struct xksm_rmap_item) is mainline's 64 bytes on x86-64 (scripts/lint
+# checks the layout against the kernel's BTF).
+m=$(jnum $T/entry merging_pages); z=$(jnum $T/entry zero_pages); r=$(jnum $T/entry rmap_items)
+want=$(( (m + z) * PAGE - r * 64 ))
+expect "[ \"\$(jnum $T/entry profit)\" = $want ] && [ \"\$(mm_field $holder profit)\" = $want ]" \
+	"top: the holder's profit is debugfs's, (merging + zero) x page size - rmap_items x 64 = $want"
+
+$X top --once > $T/top.txt; rc=$?
+cat $T/top.txt
+expect "[ $rc = 0 ] && grep -q '^ *$holder helper_merge_ho  *64 ' $T/top.txt" \
+	"top --once shows the holder's pid, comm and merging pages"
+$X top -i 0.2 -c 2 -n 1 > $T/top2.txt; rc=$?
+expect "[ $rc = 0 ] && [ \$(grep -c '^xksmctl top' $T/top2.txt) = 2 ]" "top -c 2 prints two tables"
+
+# --- get and set ----------------------------------------------------------------
+pts=$(cat $S/pages_to_scan)
+for a in pages_to_scan=abc run=3 nosuch=1 "pages_to_scan=777 run=3" pages_sharing=5 max_page_sharing=1; do
+	$X set $a > /dev/null 2> $T/err; rc=$?
+	last=${a##* }
+	knob=${last%%=*}
+	expect "[ $rc = 2 ] && grep -q '$knob' $T/err && [ \$(cat $S/pages_to_scan) = $pts ] && [ \$(cat $S/run) = 0 ]" \
+		"negative: set $a exits 2 naming $knob ($(head -n 1 $T/err)), nothing written"
+done
+$X set pages_to_scan=1234; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/pages_to_scan) = 1234 ]" "set pages_to_scan=1234 writes sysfs"
+expect "[ \"\$($X get pages_to_scan)\" = pages_to_scan=1234 ]" "get pages_to_scan prints pages_to_scan=1234"
+expect "[ \"\$($X get --json pages_to_scan run)\" = '{\"pages_to_scan\":1234,\"run\":0}' ]" \
+	"get --json pages_to_scan run prints {\"pages_to_scan\":1234,\"run\":0}"
+$X get > $T/get.txt; rc=$?
+expect "[ $rc = 0 ] && grep -q '^advisor_mode=none$' $T/get.txt && [ \$(wc -l < $T/get.txt) = 13 ]" \
+	"get prints the 13 knobs, advisor_mode as its selected word"
+man=$(cat $S/merge_across_nodes)
+$X set merge_across_nodes=$((1 - man)) 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 1 ] && grep -q 'busy' $T/err && [ \$(cat $S/merge_across_nodes) = $man ]" \
+	"negative: set merge_across_nodes while pages are merged exits 1 with EBUSY's text"
+$X get nosuch > /dev/null 2>&1; rc=$?
+expect "[ $rc = 2 ]" "negative: get of an unknown knob exits 2"
+
+# --- chains -------------------------------------------------------------------
+$X chains -a > $T/chains.txt; rc=$?
+head -n 8 $T/chains.txt
+tail -n 1 $T/chains.txt
+expect "[ $rc = 0 ] && grep -q 'pid $holder  *comm helper_merge_ho ' $T/chains.txt" \
+	"chains -a shows the holder's rmap_items (pid $holder)"
+$X chains > $T/out; rc=$?
+expect "[ $rc = 0 ] && tail -n 1 $T/out | grep -q ' with .* dups; .* rmap_items'" "chains prints a summary line"
+$X chains -a --json > $T/chains.json; rc=$?
+expect "[ $rc = 0 ] && grep -q '\"pid\":$holder,\"comm\":\"helper_merge_ho\"' $T/chains.json" \
+	"chains -a --json lists the holder's rmap_items"
+tail -c 200 $T/chains.json
+nodes=$(sed -n 's/.*"summary":{.*"nodes":\([0-9]*\).*/\1/p' $T/chains.json)
+dups=$(sed -n 's/.*"summary":{.*"dups":\([0-9]*\).*/\1/p' $T/chains.json)
+nchains=$(sed -n 's/.*"summary":{.*"chains":\([0-9]*\).*/\1/p' $T/chains.json)
+expect "[ $((nodes + dups)) = \$(cat $S/pages_shared) ] && [ '$dups' = \$(cat $S/stable_node_dups) ] && [ '$nchains' = \$(cat $S/stable_node_chains) ]" \
+	"chains summary: nodes + dups = pages_shared, chains and dups as sysfs ($nodes + $dups, $nchains)"
+
+# --- watch --------------------------------------------------------------------
+$X watch -i 0.2 -c 3 > $T/watch.txt; rc=$?
+cat $T/watch.txt
+expect "[ $rc = 0 ] && [ \$(wc -l < $T/watch.txt) = 3 ] && [ \$(grep -c ' sharing $sharing ' $T/watch.txt) = 3 ]" \
+	"watch -i 0.2 -c 3 prints 3 lines, with pages_sharing $sharing"
+$X watch -i 0.2 -c 2 --json > $T/watch.json; rc=$?
+cat $T/watch.json
+expect "[ $rc = 0 ] && [ \$(grep -c '^{\"time\":.*\"pages_sharing\":$sharing,.*}\$' $T/watch.json) = 2 ]" \
+	"watch --json prints one object per line"
+
+# --- a running xksmd: a measured scan rate --------------------------------------
+$X set run=1
+$X status -i 1 --json > $T/status.json; rc=$?
+cat $T/status.json
+full=$(jnum $T/status.json full_scan_seconds)
+expect "[ $rc = 0 ] && [ -n '$full' ] && ! grep -q '\"scan_pages_per_second\":0,' $T/status.json" \
+	"status measures the scan rate and the time per full scan of a running xksmd ($full s)"
+$X set run=0
+
+# --- made-up files: parsers, escaping, errors --------------------------------
+F=$T/fake
+mkdir -p $F/sys $F/dbg
+cat > $F/dbg/stable_tree <<'EOF'
+tree 0
+  chain ff4913e7ffa62008 nid 0 dups 2
+    dup ff4913e7ffb02698 chain ff4913e7ffa62008 kpfn 138551 nid 0 sharing 2
+      rmap live pid 494 comm a\040"b\134 addr 0x7fcdb69cd000 anon_vma ff4913e742797488
+      rmap deferred pid - comm - addr 0x7fcdb69cd000 anon_vma ff4913e742806cc8
+    dup ff4913e7ffb96350 chain ff4913e7ffa62008 kpfn 138412 nid 0 sharing 2
+      rmap live pid 493 comm x addr 0x7fcdb69cd000 anon_vma ff4913e742694788
+    dup ff4913e7ffb96350 chain ff4913e7ffa62008 kpfn 138412 nid 0 sharing 2
+      rmap live pid 493 comm x addr 0x7fcdb69cd000 anon_vma ff4913e742694788
+  node ff4913e7427689e0 kpfn 1056933 nid 0 sharing 3
+    rmap covered pid 166 comm y addr 0x7fcdb6a15000 anon_vma -
+migrate
+EOF
+XKSM_SYSFS=$F/sys XKSM_DEBUGFS=$F/dbg $X chains --json > $T/fake.json; rc=$?
+cat $T/fake.json
+expect "[ $rc = 0 ] && grep -q '\"pid\":494,\"comm\":\"a \\\\\"b\\\\\\\\\",\"addr\":140521508753408' $T/fake.json" \
+	"chains --json unescapes debugfs's octal escapes and escapes JSON's (comm a \"b\\)"
+expect "grep -q '\"pid\":null,\"comm\":null' $T/fake.json && grep -q '\"nodes\":null' $T/fake.json" \
+	"chains --json: null for no owner, null nodes without -a"
+expect "grep -q '\"summary\":{\"trees\":1,\"chains\":1,\"dups\":2,\"nodes\":1,\"migrating\":0,\"rmap_items\":4,\"live\":2,\"covered\":1,\"deferred\":1,\"processes\":3}' $T/fake.json" \
+	"chains --json: the summary counts a repeated dup once"
+XKSM_SYSFS=$F/nosuch $X status > $T/out; rc=$?
+expect "[ $rc = 1 ] && grep -q 'not loaded' $T/out" "negative: status without xksm exits 1 saying it is not loaded"
+XKSM_DEBUGFS=$F/nosuch $X top --once > /dev/null 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 1 ] && grep -q '$F/nosuch/mm_slots' $T/err" \
+	"negative: top without debugfs exits 1 naming the missing file"
+
+exit $fail
