@@ -135,25 +135,14 @@ static bool xksm_folio_in_use(struct folio *folio)
 static bool xksm_pte_holds_folio(struct vm_area_struct *vma, unsigned long addr,
 				 struct folio *folio)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	spinlock_t *ptl;	/* the page table lock of ptep */
-	bool ret = false;
-	pte_t *ptep, pte;
-	pmd_t *pmd;
+	pte_t pte;
 
-	pmd = xksm_find_pte_pmd(mm, addr);
-	if (!pmd)
+	if (!xksm_read_pte(vma->vm_mm, addr, &pte))
 		return false;
-	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
-		return false;
-	pte = ptep_get(ptep);
 	if (pte_present(pte))
-		ret = pte_pfn(pte) == folio_pfn(folio);
-	else if (!pte_none(pte) && folio_test_swapcache(folio))
-		ret = xksm_pte_is_swap_of(pte, folio);
-	pte_unmap_unlock(ptep, ptl);
-	return ret;
+		return pte_pfn(pte) == folio_pfn(folio);
+	return !pte_none(pte) && folio_test_swapcache(folio) &&
+	       xksm_pte_is_swap_of(pte, folio);
 }
 
 /*

@@ -175,19 +175,32 @@ pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr)
 	return pmd;
 }
 
-/* Does @mm map the zero page at @addr?  mmap_lock held. */
-bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr)
+/*
+ * A snapshot of @mm's pte at @addr, read under its page table lock, in
+ * *@ptep; false when no page table maps @addr.  The caller holds what keeps
+ * the page tables: the mmap_lock, or the anon_vma lock of a vma there.
+ */
+bool xksm_read_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep)
 {
 	pmd_t *pmd = xksm_find_pte_pmd(mm, addr);
 	spinlock_t *ptl;	/* the page table lock */
-	pte_t *ptep, pte;
+	pte_t *pte;
 
 	if (!pmd)
 		return false;
-	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
+	pte = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
 		return false;
-	pte = ptep_get(ptep);
-	pte_unmap_unlock(ptep, ptl);
-	return pte_present(pte) && is_zero_pfn(pte_pfn(pte));
+	*ptep = ptep_get(pte);
+	pte_unmap_unlock(pte, ptl);
+	return true;
+}
+
+/* Does @mm map the zero page at @addr?  mmap_lock held. */
+bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr)
+{
+	pte_t pte;
+
+	return xksm_read_pte(mm, addr, &pte) && pte_present(pte) &&
+	       is_zero_pfn(pte_pfn(pte));
 }

@@ -414,6 +414,7 @@ struct xksm_walk_result {
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
 pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr);
+bool xksm_read_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep);
 bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr);
 
 /* --- fork.c ----------------------------------------------------------- */

@@ -64,18 +64,12 @@ static volatile sig_atomic_t interrupted;
  * Messages
  * ------------------------------------------------------------------------ */
 
-static void __attribute__((format(printf, 1, 2), noreturn))
-die(const char *fmt, ...)
+static void verror_msg(const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	fflush(stdout);
 	fputs("xksmctl: ", stderr);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
 	fputc('\n', stderr);
-	exit(EXIT_FAILURE);
 }
 
 static void __attribute__((format(printf, 1, 2)))
@@ -83,12 +77,20 @@ error_msg(const char *fmt, ...)
 {
 	va_list ap;
 
-	fflush(stdout);
-	fputs("xksmctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	verror_msg(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+}
+
+static void __attribute__((format(printf, 1, 2), noreturn))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verror_msg(fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAILURE);
 }
 
 /* ------------------------------------------------------------------------
