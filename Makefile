@@ -12,6 +12,8 @@
 #   make check T=<test> KVER=6.12   one test on one kernel
 #   make check KERNEL=debug   the suite on the KASAN/lockdep debug kernel
 #   make demo                 boot a guest and show xksm at work
+#   make bench                xksm against the kernel's KSM (build/bench/)
+#   make bench SMOKE=1        the same, tiny: about a minute
 #   make dkms-install         build and install through DKMS (KVER= or running)
 #   make dkms-remove          remove it from DKMS
 #   make dkms-check           dkms add/build/install/remove for both kernels
@@ -101,6 +103,9 @@ check:
 demo:
 	@scripts/demo
 
+bench:
+	@scripts/bench $(if $(SMOKE),--smoke) $(if $(filter command line,$(origin KVER)),$(KVER))
+
 dkms-check:
 	scripts/dkms check
 
@@ -113,4 +118,4 @@ dkms-remove:
 debug-kernel:
 	scripts/build-debug-kernel
 
-.PHONY: all module clean deps tests tools install check demo dkms-check dkms-install dkms-remove debug-kernel
+.PHONY: all module clean deps tests tools install check demo bench dkms-check dkms-install dkms-remove debug-kernel
