@@ -486,9 +486,8 @@ static int mm_slots_show(struct seq_file *m, void *v)
 	seq_printf(m, " exited %d merge_any %d merging_pages %lu rmap_items %lu zero_pages %lu profit %ld\n",
 		   xksm_test_exit(slot->mm), READ_ONCE(slot->merge_any),
 		   slot->merging_pages, slot->rmap_items, slot->zero_pages,
-		   /* As the kernel's ksm_process_profit() */
-		   (long)(slot->merging_pages + slot->zero_pages) * PAGE_SIZE -
-		   (long)(slot->rmap_items * sizeof(struct xksm_rmap_item)));
+		   xksm_profit(slot->merging_pages, slot->zero_pages,
+			       slot->rmap_items));
 	return show_mm_slot_ranges(m, slot);
 }
 

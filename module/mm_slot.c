@@ -497,6 +497,17 @@ bool xksm_get_merge_any(struct mm_struct *mm)
 }
 
 /*
+ * Bytes an mm gains from xksm, as the kernel's ksm_process_profit(): pages
+ * merged (with a KSM page or the zero page) less the rmap_items spent.
+ */
+long xksm_profit(unsigned long merging_pages, unsigned long zero_pages,
+		 unsigned long rmap_items)
+{
+	return (long)(merging_pages + zero_pages) * PAGE_SIZE -
+	       (long)(rmap_items * sizeof(struct xksm_rmap_item));
+}
+
+/*
  * What xksm does for @mm (XKSM_IOC_STATS, stat_file.c).  Under
  * xksm_thread_mutex the slot stays and its counters hold still; its ranges
  * do not change while the mmap_lock is held (xksm.h).
@@ -524,9 +535,8 @@ int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats)
 	}
 	mmap_read_unlock(mm);
 	mutex_unlock(&xksm_thread_mutex);
-	/* As the kernel's ksm_process_profit() */
-	stats->profit = (long)(stats->merging_pages + stats->zero_pages) * PAGE_SIZE -
-			stats->rmap_items * sizeof(struct xksm_rmap_item);
+	stats->profit = xksm_profit(stats->merging_pages, stats->zero_pages,
+				    stats->rmap_items);
 	return 0;
 }
 

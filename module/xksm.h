@@ -308,6 +308,8 @@ bool xksm_get_merge_any(struct mm_struct *mm);
 unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot);
 struct xksm_stats;
 int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats);
+long xksm_profit(unsigned long merging_pages, unsigned long zero_pages,
+		 unsigned long rmap_items);
 
 /* --- stat_file.c ------------------------------------------------------- */
 int xksm_stat_file_open(struct mm_struct *mm, unsigned int format, bool cloexec);

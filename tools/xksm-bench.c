@@ -505,6 +505,7 @@ int main(int argc, char **argv)
 	pid_t *pids, scanner;
 	double t0, cpu0, t95 = -1, cpu95 = -1, warm_t = -1, warm_cpu = 0;
 	long long scanned0, warm_scanned = 0, goal, fs0, max_sharing, sharing;
+	long long metadata;
 	double ms_per_page = -1, rate = -1;
 
 	while ((c = getopt(argc, argv, "b:w:P:m:t:n:s:i:")) != -1) {
@@ -603,14 +604,15 @@ int main(int argc, char **argv)
 		ms_per_page = migrate_ms_per_page(sh->kids[0], (char *)sh->addr, pages);
 	}
 
+	metadata = metadata_bytes();
 	printf("{\"type\":\"result\",\"backend\":\"%s\",\"workload\":\"%s\","
 	       "\"procs\":%d,\"pages\":%zu,\"achievable\":%lld,\"t95\":%.3f,"
 	       "\"cpu95\":%.3f,\"sharing\":%lld,\"pages_per_cpu_s\":%.0f,"
 	       "\"metadata_bytes\":%lld,\"metadata_per_page\":%.2f,"
 	       "\"cpu\":%.3f,\"seconds\":%.3f,\"migrate_ms_per_page\":%.4f}\n",
 	       opt.backend, opt.workload, procs, total, goal, t95, cpu95,
-	       knob("pages_sharing"), rate, metadata_bytes(),
-	       (double)metadata_bytes() / mapped, cpu_seconds(scanner) - cpu0,
+	       knob("pages_sharing"), rate, metadata,
+	       (double)metadata / mapped, cpu_seconds(scanner) - cpu0,
 	       now() - t0, ms_per_page);
 
 	sh->stop = 1;

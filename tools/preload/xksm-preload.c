@@ -106,6 +106,21 @@ static int xksm_open(__u64 need)
 }
 
 /*
+ * Whether xksm has @need; asks the module only until it has answered once
+ * (xksm_open() keeps the answer).
+ */
+static int xksm_has(__u64 need)
+{
+	if (features == -2) {
+		int fd = xksm_open(need);
+
+		if (fd >= 0)
+			close(fd);
+	}
+	return features >= 0 && (features & need);
+}
+
+/*
  * One ioctl on a fresh descriptor.  Returns its result (errno set on -1);
  * *@done is false when xksm was not there to take it.
  */
@@ -163,15 +178,13 @@ static int xksm_prctl(int option, unsigned long arg2, unsigned long arg3,
 		      unsigned long arg4, unsigned long arg5, int *done)
 {
 	struct xksm_merge_any ma = { 0 };
-	int ret, fd;
+	int ret;
 
 	*done = 0;
 	if (option != PR_SET_MEMORY_MERGE && option != PR_GET_MEMORY_MERGE)
 		return -1;
-	fd = xksm_open(XKSM_FEATURE_MERGE_ANY);
-	if (fd < 0)
+	if (!xksm_has(XKSM_FEATURE_MERGE_ANY))
 		return -1;	/* no xksm: the kernel checks and answers */
-	close(fd);
 	if (arg3 || arg4 || arg5 || (option == PR_GET_MEMORY_MERGE && arg2)) {
 		*done = 1;
 		errno = EINVAL;
