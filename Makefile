@@ -14,6 +14,7 @@
 #   make demo                 boot a guest and show xksm at work
 #   make bench                xksm against the kernel's KSM (build/bench/)
 #   make bench SMOKE=1        the same, tiny: about a minute
+#   make bench PROFILE=1      also where xksmd's time goes (build/bench-profile/)
 #   make dkms-install         build and install through DKMS (KVER= or running)
 #   make dkms-remove          remove it from DKMS
 #   make dkms-check           dkms add/build/install/remove for both kernels
@@ -104,7 +105,7 @@ demo:
 	@scripts/demo
 
 bench:
-	@scripts/bench $(if $(SMOKE),--smoke) $(if $(filter command line,$(origin KVER)),$(KVER))
+	@scripts/bench $(if $(SMOKE),--smoke) $(if $(PROFILE),--profile) $(if $(filter command line,$(origin KVER)),$(KVER))
 
 dkms-check:
 	scripts/dkms check

@@ -13,6 +13,7 @@
  *   reap_list	every deferred rmap_item, and whether its node is there
  *   objects	live objects of each of xksm's slab caches
  *   scan		xksmd's cursor and progress
+ *   profile	where xksmd's time goes, phase by phase (profile.c)
  *
  * Everything is read under xksm_thread_mutex, which protects the trees,
  * the stable nodes and rmap_items, the reap list, the cursor, and keeps
@@ -46,6 +47,7 @@
 #include <linux/slab.h>
 
 #include "xksm.h"
+#include "profile.h"
 
 /* Characters of a comm escaped (as octal), so that it stays one word. */
 #define XKSM_COMM_ESCAPE	" \t\n\\"
@@ -619,6 +621,7 @@ void xksm_debugfs_init(void)
 	debugfs_create_file("reap_list", 0400, root, NULL, &reap_list_fops);
 	debugfs_create_file("objects", 0400, root, NULL, &objects_fops);
 	debugfs_create_file("scan", 0400, root, NULL, &scan_fops);
+	xksm_profile_debugfs(root);
 }
 
 /*

@@ -62,7 +62,7 @@ static int xksm_yield_range(struct vm_area_struct *vma, unsigned long start,
 	if (!vma->anon_vma || !xksm_get_mm_slot(vma->vm_mm))
 		return 0;
 	while (addr < end && !err &&
-	       xksm_walk_next(vma, addr, end, true, &res)) {
+	       xksm_walk_next(vma, addr, end, &res)) {
 		if (!res.zero)
 			err = xksm_break_ksm(vma, res.addr, false);
 		addr = res.addr + PAGE_SIZE;

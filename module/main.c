@@ -31,7 +31,7 @@ static int __init xksm_init(void)
 	err = xksm_stable_tree_init();
 	if (err)
 		goto undo_rmap_item;
-	xksm_merge_init();
+	xksm_page_key_init();
 
 	err = xksm_scan_init();
 	if (err)

@@ -22,47 +22,25 @@
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
-#include <linux/xxhash.h>
 
 #include "xksm.h"
 #include "compat.h"
+#include "profile.h"
 #include "trace.h"
 
 /* Whether to merge empty pages with the zero page (use_zero_pages) */
 bool xksm_use_zero_pages __read_mostly;
 
-/* Checksum of an empty (zeroed) page */
-unsigned int xksm_zero_checksum __read_mostly;
-
 /* How many pages xksm has mapped to the zero page (ksm_zero_pages) */
 atomic_long_t xksm_zero_pages = ATOMIC_LONG_INIT(0);
 
-u32 xksm_calc_checksum(struct page *page)
-{
-	void *addr = kmap_local_page(page);
-	u32 checksum = xxhash(addr, PAGE_SIZE, 0);
-
-	kunmap_local(addr);
-	return checksum;
-}
-
-/* memcmp of two pages' contents (the kernel's memcmp_pages() is private). */
-int xksm_memcmp_pages(struct page *page1, struct page *page2)
-{
-	char *addr1, *addr2;
-	int ret;
-
-	addr1 = kmap_local_page(page1);
-	addr2 = kmap_local_page(page2);
-	ret = memcmp(addr1, addr2, PAGE_SIZE);
-	kunmap_local(addr2);
-	kunmap_local(addr1);
-	return ret;
-}
-
 static bool xksm_pages_identical(struct page *page1, struct page *page2)
 {
-	return !xksm_memcmp_pages(page1, page2);
+	u64 t = xksm_prof_begin();
+	bool same = !xksm_memcmp_pages(page1, page2);
+
+	xksm_prof_end(XKSM_PH_MEMCMP, t);
+	return same;
 }
 
 /*
@@ -75,6 +53,7 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
 	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
+	u64 t = xksm_prof_begin();
 
 	mmap_read_lock(mm);
 	vma = xksm_find_mergeable_vma(mm, addr);
@@ -85,6 +64,7 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
 		flush_dcache_page(page);
 	}
 	mmap_read_unlock(mm);
+	xksm_prof_end(XKSM_PH_LOOKUP, t);
 	return page;
 }
 
@@ -305,6 +285,7 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	struct anon_vma *anon_vma = NULL;
 	pte_t orig_pte = __pte(0);
 	int err = -EFAULT;
+	u64 t;
 
 	if (anon_vmap)
 		*anon_vmap = NULL;
@@ -333,7 +314,11 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	 * necessarily already write-protected.  But in either case, we need
 	 * to lock and check page_count is not raised.
 	 */
-	if (write_protect_page(vma, page_folio(page), &orig_pte) == 0) {
+	t = xksm_prof_begin();
+	err = write_protect_page(vma, page_folio(page), &orig_pte);
+	xksm_prof_end(XKSM_PH_WRPROTECT, t);
+	if (!err) {
+		err = -EFAULT;
 		/*
 		 * The page is locked and mapped by @vma (whose mm's mmap_lock
 		 * is held): its anon_vma cannot change or go now.  Take it
@@ -361,7 +346,9 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 				SetPageDirty(page);
 			err = 0;
 		} else if (xksm_pages_identical(page, kpage)) {
+			t = xksm_prof_begin();
 			err = replace_page(vma, page, kpage, orig_pte);
+			xksm_prof_end(XKSM_PH_REPLACE, t);
 		}
 	}
 
@@ -377,19 +364,19 @@ out_unlock:
 }
 
 /*
- * An empty page: merge it with the zero page, if use_zero_pages.  Returns 0
- * if merged, 1 if there is nothing to do (the address is no longer
- * mergeable), -EFAULT if it could not be merged.
+ * An empty page (@key is the zero page's): merge it with the zero page, if
+ * use_zero_pages.  Returns 0 if merged, 1 if there is nothing to do (the
+ * address is no longer mergeable), -EFAULT if it could not be merged.
  */
 static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
-				       struct page *page)
+				       struct page *page, u64 key)
 {
 	struct mm_struct *mm = rmap_item->mm;
 	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct vm_area_struct *vma;
 	int err = -EFAULT;
 
-	if (!xksm_use_zero_pages || rmap_item->oldchecksum != xksm_zero_checksum)
+	if (!xksm_use_zero_pages || key != xksm_zero_key)
 		return err;
 
 	mmap_read_lock(mm);
@@ -512,9 +499,10 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	bool max_page_sharing_bypass = false;
 	struct xksm_stable_node *stable_node;
 	struct page *tree_page = NULL;
-	unsigned int checksum;
 	struct page *kpage;
+	u64 key = 0;
 	int err;
+	u64 t;
 
 	lockdep_assert_held(&xksm_thread_mutex);
 	stable_node = xksm_folio_stable_node(page_folio(page));
@@ -530,27 +518,35 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		/* A KSM fork may go over the sharing limit without warnings. */
 		if (!xksm_is_page_sharing_candidate(stable_node))
 			max_page_sharing_bypass = true;
+		/* Only a node to re-place searches the tree, by its key. */
+		if (stable_node->head == &xksm_migrate_nodes)
+			key = xksm_page_key(page);
 	} else {
 		xksm_remove_rmap_item_from_tree(rmap_item);
 
 		/*
-		 * If the checksum of the page has changed since the last
+		 * If the page's key (its checksum) has changed since the last
 		 * time, this page is changing frequently: don't insert it in
 		 * the unstable tree, nor waste time searching for something
-		 * identical to it there.
+		 * identical to it there.  The low half is kept from pass to
+		 * pass, as mainline's 32-bit checksum.
 		 */
-		checksum = xksm_calc_checksum(page);
-		if (rmap_item->oldchecksum != checksum) {
-			rmap_item->oldchecksum = checksum;
+		t = xksm_prof_begin();
+		key = xksm_page_key(page);
+		xksm_prof_end(XKSM_PH_HASH, t);
+		if (rmap_item->oldchecksum != (u32)key) {
+			rmap_item->oldchecksum = key;
 			return;
 		}
 
-		if (try_to_merge_with_zero_page(rmap_item, page) >= 0)
+		if (try_to_merge_with_zero_page(rmap_item, page, key) >= 0)
 			return;
 	}
 
 	/* We first start with searching the page inside the stable tree */
-	kpage = xksm_stable_tree_search(page);
+	t = xksm_prof_begin();
+	kpage = xksm_stable_tree_search(page, key);
+	xksm_prof_end(XKSM_PH_STABLE, t);
 	if (kpage == page && rmap_item->head == stable_node) {
 		put_page(kpage);
 		return;
@@ -562,29 +558,37 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		if (PTR_ERR(kpage) == -EBUSY)
 			return;
 
+		t = xksm_prof_begin();
 		err = try_to_merge_with_ksm_page(rmap_item, page, kpage);
+		xksm_prof_end(XKSM_PH_MERGE_KSM, t);
 		if (!err) {
 			/*
 			 * The page was successfully merged: add its rmap_item
 			 * to the stable tree.
 			 */
+			t = xksm_prof_begin();
 			lock_page(kpage);
 			xksm_stable_tree_append(rmap_item,
 						xksm_folio_stable_node(page_folio(kpage)),
 						max_page_sharing_bypass);
 			unlock_page(kpage);
+			xksm_prof_end(XKSM_PH_STABLE_ADD, t);
 		}
 		put_page(kpage);
 		return;
 	}
 
-	tree_rmap_item = xksm_unstable_tree_search_insert(rmap_item, page,
+	t = xksm_prof_begin();
+	tree_rmap_item = xksm_unstable_tree_search_insert(rmap_item, page, key,
 							   &tree_page);
+	xksm_prof_end(XKSM_PH_UNSTABLE, t);
 	if (tree_rmap_item) {
 		bool split;
 
+		t = xksm_prof_begin();
 		kpage = try_to_merge_two_pages(rmap_item, page, tree_rmap_item,
 					       tree_page);
+		xksm_prof_end(XKSM_PH_MERGE_TWO, t);
 		/*
 		 * If both pages belong to the same compound page, the
 		 * reference count was raised twice and split_huge_page()
@@ -599,8 +603,10 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 			 * The pages were successfully merged: insert a new
 			 * node in the stable tree and add both rmap_items.
 			 */
+			t = xksm_prof_begin();
 			lock_page(kpage);
-			stable_node = xksm_stable_tree_insert(page_folio(kpage));
+			stable_node = xksm_stable_tree_insert(page_folio(kpage),
+							      key);
 			if (stable_node) {
 				xksm_stable_tree_append(tree_rmap_item,
 							stable_node, false);
@@ -608,6 +614,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 							false);
 			}
 			unlock_page(kpage);
+			xksm_prof_end(XKSM_PH_STABLE_ADD, t);
 
 			/*
 			 * If the page could not go into the stable tree, two
@@ -654,7 +661,7 @@ int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 			break;
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		if (!xksm_walk_next(vma, addr, end, true, &res))
+		if (!xksm_walk_next(vma, addr, end, &res))
 			break;
 		addr = res.addr;
 		if (res.zero) {
@@ -672,7 +679,3 @@ int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 	return err;
 }
 
-void xksm_merge_init(void)
-{
-	xksm_zero_checksum = xksm_calc_checksum(ZERO_PAGE(0));
-}

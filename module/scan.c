@@ -28,6 +28,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "profile.h"
 #include "trace.h"
 
 /*
@@ -342,54 +343,147 @@ static void xksm_prune_migrate_nodes(void)
 }
 
 /*
- * Advance the cursor to the next registered page: returns its rmap_item,
- * and the page (a reference held) in *@page; NULL at the end of a full
- * scan, when nothing is registered, or when out of memory.
+ * xksmd takes the pages of a batch a few at a time: up to XKSM_SCAN_CHUNK
+ * found by one walk under one mmap_lock, then merged one by one with no
+ * lock held (the merge takes what it needs, and checks again that the
+ * address is still registered).  Mainline takes the mmap_lock and walks
+ * the page tables from the top again for every page.
  */
-static struct xksm_rmap_item *xksm_scan_get_next_rmap_item(struct page **page)
+#define XKSM_SCAN_CHUNK	32
+
+struct xksm_scan_page {
+	struct xksm_rmap_item *rmap_item;
+	struct page *page;		/* a reference held */
+};
+
+/* The end of a full scan: the advisor, and the pass number. */
+static void xksm_scan_end_pass(void)
+{
+	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
+		xksm_scan_time_advisor();
+	trace_xksm_stop_scan(xksm_scan.seqnr,
+			     xksm_pages_scanned - xksm_pass_start_scanned,
+			     xksm_rmap_items, xksm_pages_shared,
+			     xksm_pages_sharing, xksm_pages_unshared);
+	xksm_scan.seqnr++;
+}
+
+/*
+ * The start of a full scan: what is done once a pass, before the first
+ * page.  Returns the first slot, or &xksm_mm_head if none.
+ */
+static struct xksm_mm_slot *xksm_scan_start_pass(void)
+{
+	struct xksm_mm_slot *slot;
+
+	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
+		xksm_advisor_ctx.start_scan = ktime_get();
+	/* One store a pass, for xksm_stop_scan's count of pages. */
+	xksm_pass_start_scanned = xksm_pages_scanned;
+	trace_xksm_start_scan(xksm_scan.seqnr, xksm_rmap_items,
+			      xksm_rmap_items_deferred,
+			      atomic_long_read(&xksm_mm_slots));
+	/*
+	 * Pages held in per-cpu LRU caches have a raised count that stops
+	 * write_protect_page() from merging them: drain them once per pass,
+	 * as mainline does.
+	 */
+	xksm_call(lru_add_drain_all)();
+	if (!xksm_merge_across_nodes)
+		xksm_prune_migrate_nodes();
+	xksm_reap_paced();
+	xksm_stable_tree_prune();
+	xksm_unstable_tree_reset();
+
+	spin_lock(&xksm_mmlist_lock);
+	slot = list_entry(xksm_mm_head.mm_node.next, struct xksm_mm_slot,
+			  mm_node);
+	xksm_scan.mm_slot = slot;
+	spin_unlock(&xksm_mmlist_lock);
+	return slot;
+}
+
+/*
+ * One page (or zero pte) the walk found at the cursor, in a range that is
+ * registered (or only @kept): its rmap_item if it is to be merged, with
+ * the reference on the page kept; else NULL, the reference dropped; or
+ * ERR_PTR(-ENOMEM), the reference kept.  Moves the rmap_list cursor.
+ */
+static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
+					       struct vm_area_struct *vma,
+					       struct xksm_walk_result *r,
+					       bool kept)
 {
 	struct xksm_rmap_item *rmap_item;
-	struct xksm_walk_result res;
+
+	if (r->zero) {
+		/* Keep the rmap_item of a zero page we merged. */
+		xksm_keep_rmap_item(slot, r->addr, xksm_keep_zero, NULL);
+		return NULL;
+	}
+	if (kept) {
+		/*
+		 * XKSM_KEEP_MERGED: no merging here, but the rmap_item of a
+		 * page still merged stays.
+		 */
+		xksm_keep_rmap_item(slot, r->addr, xksm_keep_stable, r->page);
+		folio_put(r->folio);
+		return NULL;
+	}
+
+	flush_anon_page(vma, r->page, r->addr);
+	flush_dcache_page(r->page);
+	rmap_item = xksm_get_next_rmap_item(slot, xksm_scan.rmap_list, r->addr);
+	if (!rmap_item)
+		return ERR_PTR(-ENOMEM);
+	xksm_scan.rmap_list = &rmap_item->rmap_list;
+	if (xksm_should_skip_rmap_item(r->page, rmap_item)) {
+		folio_put(r->folio);
+		cond_resched();
+		return NULL;
+	}
+	return rmap_item;
+}
+
+/**
+ * xksm_scan_next_pages - advance the cursor over the next registered pages
+ * @pages: room for @max pages to merge, returned with their rmap_items
+ * @max: at most how many (XKSM_SCAN_CHUNK at most)
+ * @pass_end: set when the cursor reached the end of a full scan; the
+ *	caller ends the pass (xksm_scan_end_pass()) after these pages
+ *
+ * Returns how many pages were found: fewer than @max at the end of a full
+ * scan, after a page of a THP, or when out of memory; 0 if nothing is
+ * registered.
+ */
+static unsigned int xksm_scan_next_pages(struct xksm_scan_page *pages,
+					 unsigned int max, bool *pass_end)
+{
+	struct xksm_walk_result res[XKSM_SCAN_CHUNK];
+	struct xksm_rmap_item *rmap_item;
 	struct xksm_mm_slot *slot;
 	struct vm_area_struct *vma;
 	struct vma_iterator vmi;
 	struct mm_struct *mm;
+	unsigned int n = 0, taken;
+	bool thp = false;
 
+	*pass_end = false;
 	if (list_empty(&xksm_mm_head.mm_node))
-		return NULL;
+		return 0;
 
 	slot = xksm_scan.mm_slot;
 	if (slot == &xksm_mm_head) {
-		if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
-			xksm_advisor_ctx.start_scan = ktime_get();
-		/* One store a pass, for xksm_stop_scan's count of pages. */
-		xksm_pass_start_scanned = xksm_pages_scanned;
-		trace_xksm_start_scan(xksm_scan.seqnr, xksm_rmap_items,
-				      xksm_rmap_items_deferred,
-				      atomic_long_read(&xksm_mm_slots));
-		/*
-		 * Pages held in per-cpu LRU caches have a raised count that
-		 * stops write_protect_page() from merging them: drain them
-		 * once per pass, as mainline does.
-		 */
-		xksm_call(lru_add_drain_all)();
-		if (!xksm_merge_across_nodes)
-			xksm_prune_migrate_nodes();
-		xksm_reap_paced();
-		xksm_unstable_tree_reset();
-
-		spin_lock(&xksm_mmlist_lock);
-		slot = list_entry(slot->mm_node.next, struct xksm_mm_slot, mm_node);
-		xksm_scan.mm_slot = slot;
-		spin_unlock(&xksm_mmlist_lock);
+		slot = xksm_scan_start_pass();
 		if (slot == &xksm_mm_head)
-			return NULL;
+			return 0;
 next_mm:
 		xksm_scan.address = 0;
 		xksm_scan.rmap_list = &slot->rmap_list;
 	}
 
 	mm = slot->mm;
+	taken = n;
 	vma_iter_init(&vmi, mm, xksm_scan.address);
 
 	mmap_read_lock(mm);
@@ -405,7 +499,8 @@ next_mm:
 			xksm_scan.address = vma->vm_end;
 
 		while (xksm_scan.address < vma->vm_end) {
-			unsigned long addr, span_end;
+			unsigned long addr, span_end, next;
+			unsigned int i, found;
 			bool kept;
 
 			if (xksm_test_exit(mm))
@@ -416,53 +511,50 @@ next_mm:
 				xksm_scan.address = vma->vm_end;
 				break;
 			}
-			if (!xksm_walk_next(vma, addr, span_end, false, &res)) {
-				xksm_scan.address = span_end;
-				continue;
-			}
-			addr = res.addr;
-			xksm_scan.address = addr + PAGE_SIZE;
+			found = xksm_walk_pages(vma, addr, span_end, res,
+						max - n, &next);
+			xksm_scan.address = next;
 
-			if (res.zero) {
-				/* Keep the rmap_item of a zero page we merged. */
-				xksm_keep_rmap_item(slot, addr, xksm_keep_zero,
-						    NULL);
-				continue;
-			}
-			if (kept) {
-				/*
-				 * XKSM_KEEP_MERGED: no merging here, but the
-				 * rmap_item of a page still merged stays.
-				 */
-				xksm_keep_rmap_item(slot, addr, xksm_keep_stable,
-						    res.page);
-				folio_put(res.folio);
-				continue;
-			}
+			for (i = 0; i < found; i++) {
+				struct xksm_walk_result *r = res + i;
 
-			flush_anon_page(vma, res.page, addr);
-			flush_dcache_page(res.page);
-			rmap_item = xksm_get_next_rmap_item(slot,
-							    xksm_scan.rmap_list,
-							    addr);
-			if (rmap_item) {
-				xksm_scan.rmap_list = &rmap_item->rmap_list;
-				if (xksm_should_skip_rmap_item(res.page,
-							       rmap_item)) {
-					folio_put(res.folio);
-					cond_resched();
-					continue;
+				rmap_item = xksm_scan_result(slot, vma, r, kept);
+				if (IS_ERR(rmap_item)) {
+					/* Out of memory: back here next time. */
+					xksm_scan.address = r->addr;
+					xksm_walk_put(r, found - i);
+					mmap_read_unlock(mm);
+					return n;
 				}
-				*page = res.page;
-			} else {
-				folio_put(res.folio);
+				if (!rmap_item)
+					continue;
+				pages[n].rmap_item = rmap_item;
+				pages[n].page = r->page;
+				n++;
+				thp = folio_test_large(r->folio);
 			}
-			mmap_read_unlock(mm);
-			return rmap_item;
+			/*
+			 * Full, or a page of a THP came last (xksm_walk_pages()
+			 * stops there): merging may split the THP, so xksmd
+			 * must hold no other reference on it.
+			 */
+			if (n == max || thp) {
+				mmap_read_unlock(mm);
+				return n;
+			}
 		}
 	}
 
 	if (xksm_test_exit(mm)) {
+		/*
+		 * The mm exited under the walk: its rmap_items all go, but
+		 * not before the pages taken from it are done with.  Come
+		 * back to it next time.
+		 */
+		if (n != taken) {
+			mmap_read_unlock(mm);
+			return n;
+		}
 no_vmas:
 		xksm_scan.address = 0;
 		xksm_scan.rmap_list = &slot->rmap_list;
@@ -485,33 +577,47 @@ no_vmas:
 	if (slot != &xksm_mm_head)
 		goto next_mm;
 
-	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
-		xksm_scan_time_advisor();
-	trace_xksm_stop_scan(xksm_scan.seqnr,
-			     xksm_pages_scanned - xksm_pass_start_scanned,
-			     xksm_rmap_items, xksm_pages_shared,
-			     xksm_pages_sharing, xksm_pages_unshared);
-	xksm_scan.seqnr++;
-	return NULL;
+	*pass_end = true;
+	return n;
 }
 
 /* One batch: look at up to @scan_npages pages. */
 static void xksm_do_scan(unsigned int scan_npages)
 {
-	struct xksm_rmap_item *rmap_item;
-	struct page *page;
+	struct xksm_scan_page pages[XKSM_SCAN_CHUNK];
+	u64 batch = xksm_prof_begin();
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	while (scan_npages-- && likely(!freezing(current)) &&
+	while (scan_npages && likely(!freezing(current)) &&
 	       !kthread_should_stop()) {
+		unsigned int i, n;
+		bool pass_end;
+		u64 t;
+
 		cond_resched();
-		rmap_item = xksm_scan_get_next_rmap_item(&page);
-		if (!rmap_item)
-			return;
-		xksm_cmp_and_merge_page(page, rmap_item);
-		put_page(page);
-		xksm_pages_scanned++;
+		t = xksm_prof_begin();
+		n = xksm_scan_next_pages(pages, min(scan_npages, XKSM_SCAN_CHUNK),
+					 &pass_end);
+		xksm_prof_end(XKSM_PH_NEXT, t);
+
+		for (i = 0; i < n; i++) {
+			/* Stopping: drop the rest; the next pass sees them. */
+			if (unlikely(freezing(current) || kthread_should_stop())) {
+				put_page(pages[i].page);
+				continue;
+			}
+			xksm_cmp_and_merge_page(pages[i].page, pages[i].rmap_item);
+			put_page(pages[i].page);
+			xksm_pages_scanned++;
+			cond_resched();
+		}
+		scan_npages -= n;
+		if (pass_end)
+			xksm_scan_end_pass();
+		if (!n || pass_end)
+			break;
 	}
+	xksm_prof_end(XKSM_PH_BATCH, batch);
 }
 
 /*

@@ -4,7 +4,9 @@
  * page's content.
  *
  * A KSM page is write-protected in every pte that maps it, so its content
- * cannot change and the tree stays ordered.  Its stable node lists the
+ * cannot change and the tree stays ordered.  The order is by the page's
+ * key first, held in the node (page_key.c), and by its bytes among equal
+ * keys: a search looks at a page only where the keys are equal.  Its stable node lists the
  * rmap_items that map it (@hlist), and page->mapping points back to the node
  * (with PAGE_MAPPING_KSM set): that is how the kernel's rmap walk,
  * migration and reclaim find the ptes of the page.
@@ -22,11 +24,14 @@
  * The stable node does not hold a reference on its page: reclaim would
  * have to wait for xksmd.  Instead xksm_get_ksm_folio() checks, through a
  * "keyhole", that the page still points back to the node; a node whose
- * page went away is stale and removed there.
+ * page went away is stale and removed there.  Mainline meets its stale
+ * nodes on the way down its searches; xksm's searches look at pages only
+ * where keys are equal, so it also prunes them once a pass
+ * (xksm_stable_tree_prune()).
  *
- * Merge domains (to come): both trees are ordered by xksm_memcmp_pages()
- * alone; confining merging to a trust domain means ordering by (domain,
- * content) instead, at the three compare sites here and the one in
+ * Merge domains (to come): both trees are ordered by (key, bytes);
+ * confining merging to a trust domain means ordering by (domain, key,
+ * bytes) instead, at the compare sites here and the one in
  * unstable_tree.c, so that pages of different domains never compare equal.
  *
  * Everything here runs under xksm_thread_mutex (the kernel's rmap walk and
@@ -56,6 +61,9 @@ static_assert(offsetof(struct xksm_stable_node, rmap_hlist_len) == 56);
 static_assert(offsetof(struct xksm_stable_node, nid) == 60);
 /* The kernel's struct ends there; the covered list is xksm's own. */
 static_assert(offsetof(struct xksm_stable_node, covered) == 64);
+/* A tree node's key uses the room of the list a node off the tree uses. */
+static_assert(offsetof(struct xksm_stable_node, key) ==
+	      offsetof(struct xksm_stable_node, list));
 static_assert(offsetof(struct xksm_rmap_item, anon_vma) == 8);
 static_assert(offsetof(struct xksm_rmap_item, mm) == 16);
 static_assert(offsetof(struct xksm_rmap_item, address) == 24);
@@ -215,6 +223,7 @@ alloc_stable_node_chain(struct xksm_stable_node *dup, struct rb_root *root)
 		 * and make that node its first dup.  All the dups of a chain
 		 * point to write-protected pages of the same content.
 		 */
+		chain->key = dup->key;
 		rb_replace_node(&dup->node, &chain->node, root);
 		stable_node_chain_add_dup(dup, chain);
 	}
@@ -445,6 +454,7 @@ static struct folio *stable_node_dup(struct xksm_stable_node **_stable_node_dup,
 			 * longer needed.  The caller depends on *_stable_node
 			 * being the dup when the chain collapsed.
 			 */
+			found->key = stable_node->key;
 			rb_replace_node(&stable_node->node, &found->node, root);
 			free_stable_node(stable_node);
 			xksm_stable_node_chains--;
@@ -492,13 +502,14 @@ static struct folio *__stable_node_chain(struct xksm_stable_node **_stable_node_
 /**
  * xksm_stable_tree_search - find a KSM page with the content of @page
  * @page: the page being scanned
+ * @key: its key (page_key.c); unused if @page is a KSM page in the tree
  *
  * Returns the KSM page (with a reference) to merge @page with: @page itself
  * if it is already a KSM page (forked, or migrated and now re-placed), or
  * NULL if none matches or the matches are full, or ERR_PTR(-EBUSY) if the
  * match is locked (try again later).
  */
-struct page *xksm_stable_tree_search(struct page *page)
+struct page *xksm_stable_tree_search(struct page *page, u64 key)
 {
 	struct xksm_stable_node *stable_node, *stable_node_dup;
 	struct xksm_stable_node *page_node;
@@ -525,8 +536,15 @@ again:
 		struct folio *tree_folio;
 		int ret;
 
-		cond_resched();
 		stable_node = rb_entry(*new, struct xksm_stable_node, node);
+		if (key != stable_node->key) {
+			parent = *new;
+			new = key < stable_node->key ? &parent->rb_left :
+						       &parent->rb_right;
+			continue;
+		}
+
+		cond_resched();
 		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
 						 root, true);
 		if (!tree_folio) {
@@ -541,6 +559,7 @@ again:
 		ret = xksm_memcmp_pages(page, &tree_folio->page);
 		folio_put(tree_folio);
 
+		/* After __stable_node_chain(): a chain may have collapsed. */
 		parent = *new;
 		if (ret < 0) {
 			new = &parent->rb_left;
@@ -593,6 +612,7 @@ again:
 
 	list_del(&page_node->list);
 	page_node->nid = nid;
+	page_node->key = key;
 	rb_link_node(&page_node->node, parent, new);
 	rb_insert_color(&page_node->node, root);
 out:
@@ -614,6 +634,7 @@ replace:
 		if (page_node) {
 			list_del(&page_node->list);
 			page_node->nid = nid;
+			page_node->key = key;
 			rb_replace_node(&stable_node_dup->node, &page_node->node,
 					root);
 			if (xksm_is_page_sharing_candidate(page_node))
@@ -659,11 +680,12 @@ chain_append:
 /**
  * xksm_stable_tree_insert - a stable node for a new KSM page
  * @kfolio: the new KSM page, locked
+ * @key: its key (page_key.c)
  *
  * Returns the new node (a dup if the content is already in the tree), or
  * NULL when out of memory.
  */
-struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio)
+struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio, u64 key)
 {
 	struct xksm_stable_node *stable_node, *stable_node_dup;
 	struct rb_node **new, *parent;
@@ -683,8 +705,15 @@ again:
 		struct folio *tree_folio;
 		int ret;
 
-		cond_resched();
 		stable_node = rb_entry(*new, struct xksm_stable_node, node);
+		if (key != stable_node->key) {
+			parent = *new;
+			new = key < stable_node->key ? &parent->rb_left :
+						       &parent->rb_right;
+			continue;
+		}
+
+		cond_resched();
 		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
 						 root, false);
 		if (!tree_folio)
@@ -713,6 +742,7 @@ again:
 	stable_node_dup->rmap_hlist_len = 0;
 	stable_node_dup->nid = nid;
 	if (!need_chain) {
+		stable_node_dup->key = key;
 		rb_link_node(&stable_node_dup->node, parent, new);
 		rb_insert_color(&stable_node_dup->node, root);
 	} else {
@@ -775,6 +805,67 @@ void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
 	slot = xksm_get_mm_slot(rmap_item->mm);
 	if (slot)
 		slot->merging_pages++;
+}
+
+/*
+ * A node nothing lists any more (no live rmap_item, no deferred route) may
+ * be stale: its page freed.  Check it, which removes it if so.
+ */
+static void prune_stale_node(struct xksm_stable_node *stable_node)
+{
+	struct folio *folio;
+
+	if (!hlist_empty(&stable_node->hlist) ||
+	    !hlist_empty(&stable_node->covered))
+		return;
+	folio = xksm_get_ksm_folio(stable_node, XKSM_GET_FOLIO_NOLOCK);
+	if (folio)
+		folio_put(folio);
+}
+
+/**
+ * xksm_stable_tree_prune - remove the stale nodes, once a pass
+ *
+ * A search meets a node's page only where the keys are equal, so a stale
+ * node would otherwise stay until a page of the same content came by.
+ * Only nodes that no rmap_item lists are checked: a page mapped where
+ * xksmd scans keeps its rmap_items until xksmd finds it unmapped, and the
+ * last of them to leave makes its node a candidate here.  A chain left
+ * without dups goes too.
+ */
+void xksm_stable_tree_prune(void)
+{
+	int nid;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
+		struct rb_root *root = xksm_root_stable_tree + nid;
+		struct rb_node *rb = rb_first(root), *next;
+
+		/*
+		 * Pruning erases the node at hand, or a dup of it, and no
+		 * other: the successor taken before stays in the tree, in
+		 * order.
+		 */
+		for (; rb; rb = next) {
+			struct xksm_stable_node *stable_node, *dup;
+			struct hlist_node *hlist_safe;
+
+			next = rb_next(rb);
+			stable_node = rb_entry(rb, struct xksm_stable_node, node);
+			if (!is_stable_node_chain(stable_node)) {
+				prune_stale_node(stable_node);
+			} else {
+				hlist_for_each_entry_safe(dup, hlist_safe,
+							  &stable_node->hlist,
+							  hlist_dup)
+					prune_stale_node(dup);
+				if (hlist_empty(&stable_node->hlist))
+					free_stable_node_chain(stable_node, root);
+			}
+			cond_resched();
+		}
+	}
 }
 
 /*

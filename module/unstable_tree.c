@@ -2,12 +2,19 @@
 /*
  * unstable_tree.c - the unstable tree: pages seen this pass, not yet merged.
  *
- * Its nodes are rmap_items, ordered by the content of the page at their
- * address when they were inserted.  Those pages are not write protected
- * and may change at any time, so the tree may become unordered: a search
- * can then miss a match, which only costs a merge, never correctness
- * (every match is confirmed by the merge itself, under the page lock and
- * with the ptes write protected).  To keep it mostly ordered:
+ * Its nodes are rmap_items, ordered by the key of the page at their
+ * address when they were inserted (page_key.c), and by the page's bytes
+ * among equal keys.  A walk down the tree compares keys held in the
+ * rmap_items: it looks up another mm's page only where a key is equal,
+ * which is nearly always a match.
+ *
+ * Those pages are not write protected and may change at any time.  The
+ * keys cannot: the tree stays ordered by them, and a changed page only
+ * fails to match, or matches and then fails to merge, which costs a merge,
+ * never correctness (every match is confirmed by the merge itself, under
+ * the page lock and with the ptes write protected).  Among equal keys the
+ * order by bytes may go wrong, and a search there miss a match.  To keep
+ * the tree useful:
  *
  *  - a page enters only if its checksum did not change since the last pass
  *    (merge.c), so pages being written stay out;
@@ -34,10 +41,17 @@ struct rb_root *xksm_root_unstable_tree = xksm_unstable_trees;
 /* The number of nodes in the unstable tree */
 unsigned long xksm_pages_unshared;
 
+/* The key of an rmap_item in the unstable tree */
+static u64 xksm_unstable_key(struct xksm_rmap_item *rmap_item)
+{
+	return (u64)rmap_item->key_hi << 32 | rmap_item->oldchecksum;
+}
+
 /**
  * xksm_unstable_tree_search_insert - find a page like @page, or insert it
  * @rmap_item: the rmap_item of @page
  * @page: the page being scanned
+ * @key: its key (page_key.c); its low half is @rmap_item->oldchecksum
  * @tree_pagep: where to return the matching page, with a reference
  *
  * Returns the rmap_item of an identical page (its page in *@tree_pagep), or
@@ -46,7 +60,8 @@ unsigned long xksm_pages_unshared;
  */
 struct xksm_rmap_item *
 xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
-				 struct page *page, struct page **tree_pagep)
+				 struct page *page, u64 key,
+				 struct page **tree_pagep)
 {
 	struct rb_node **new, *parent = NULL;
 	struct rb_root *root;
@@ -60,10 +75,18 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 	while (*new) {
 		struct xksm_rmap_item *tree_rmap_item;
 		struct page *tree_page;
+		u64 tree_key;
 		int ret;
 
-		cond_resched();
 		tree_rmap_item = rb_entry(*new, struct xksm_rmap_item, node);
+		tree_key = xksm_unstable_key(tree_rmap_item);
+		parent = *new;
+		if (key != tree_key) {
+			new = key < tree_key ? &parent->rb_left : &parent->rb_right;
+			continue;
+		}
+
+		cond_resched();
 		tree_page = xksm_get_mergeable_page(tree_rmap_item);
 		if (!tree_page)
 			return NULL;
@@ -76,7 +99,6 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 
 		ret = xksm_memcmp_pages(page, tree_page);
 
-		parent = *new;
 		if (ret < 0) {
 			put_page(tree_page);
 			new = &parent->rb_left;
@@ -103,6 +125,7 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 	rmap_item->address |= XKSM_UNSTABLE_FLAG;
 	rmap_item->address |= (xksm_scan.seqnr & XKSM_SEQNR_MASK);
 	rmap_item->nid = nid;
+	rmap_item->key_hi = key >> 32;
 	rb_link_node(&rmap_item->node, parent, new);
 	rb_insert_color(&rmap_item->node, root);
 

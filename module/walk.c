@@ -5,8 +5,12 @@
  * Registered ranges may be huge and sparse (a 1 TiB reservation with a few
  * pages touched): xksmd and unmerging must not visit every address.  The
  * kernel's page walker skips absent page tables whole; our pmd_entry
- * callback then scans one page table under its lock and stops at the first
- * pte of interest, as mainline's ksm_next_page_pmd_entry() does.
+ * callback then scans one page table under its lock.  Mainline's
+ * ksm_next_page_pmd_entry() stops at the first pte of interest, and ksmd
+ * walks again from the top for the next page, taking the mmap_lock and the
+ * page table lock again each time.  xksmd asks for several pages at once
+ * (xksm_walk_pages()): one walk, one page table lock per table, collects
+ * them all in order.
  *
  * xksm_find_pte_pmd() finds the page table of one address, for the rmap
  * side: replacing a pte, and checking where a route leads.
@@ -19,32 +23,42 @@
 #include "compat.h"
 
 struct xksm_walk_arg {
-	struct xksm_walk_result *res;
+	struct xksm_walk_result *res;	/* the results so far */
+	unsigned int nr;		/* how many */
+	unsigned int max;		/* room for */
+	unsigned long next;		/* where the walk stopped */
 	bool unmerge;		/* looking for KSM and zero ptes only */
 };
 
-/* Does this pte hold what the walk is looking for?  Sets res->page. */
+/*
+ * Does this pte hold what the walk is looking for?  If so, fills in the
+ * next result but for its folio reference.
+ */
 static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 			    pte_t pte, struct xksm_walk_arg *arg)
 {
+	struct xksm_walk_result *res = arg->res + arg->nr;
 	struct page *page;
 	struct folio *folio;
 
 	if (!pte_present(pte))
 		return false;
 	if (is_zero_pfn(pte_pfn(pte))) {
-		arg->res->zero = true;
-		return true;
+		page = NULL;
+	} else {
+		page = xksm_call(vm_normal_page)(vma, addr, pte);
+		if (!page)
+			return false;
+		folio = page_folio(page);
+		if (folio_is_zone_device(folio) || !folio_test_anon(folio))
+			return false;
+		if (arg->unmerge && !folio_test_ksm(folio))
+			return false;
 	}
-	page = xksm_call(vm_normal_page)(vma, addr, pte);
-	if (!page)
-		return false;
-	folio = page_folio(page);
-	if (folio_is_zone_device(folio) || !folio_test_anon(folio))
-		return false;
-	if (arg->unmerge && !folio_test_ksm(folio))
-		return false;
-	arg->res->page = page;
+	res->page = page;
+	res->folio = NULL;
+	res->addr = addr;
+	res->zero = !page;
 	return true;
 }
 
@@ -52,7 +66,7 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 			       unsigned long end, struct mm_walk *walk)
 {
 	struct xksm_walk_arg *arg = walk->private;
-	struct xksm_walk_result *res = arg->res;
+	struct xksm_walk_result *res = arg->res + arg->nr;
 	struct vm_area_struct *vma = walk->vma;
 	struct mm_struct *mm = walk->mm;
 	pte_t *start_ptep, *ptep;
@@ -87,9 +101,17 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 			page += (addr & (PMD_SIZE - 1)) >> PAGE_SHIFT;
 			folio_get(folio);
 			spin_unlock(ptl);
+			memset(res, 0, sizeof(*res));
 			res->page = page;
 			res->folio = folio;
 			res->addr = addr;
+			/*
+			 * One page of a THP, and stop: merging splits the THP,
+			 * which a reference on another of its pages would
+			 * fail.
+			 */
+			arg->nr++;
+			arg->next = addr + PAGE_SIZE;
 			return 1;
 		}
 		spin_unlock(ptl);
@@ -103,13 +125,16 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 	for (ptep = start_ptep; addr < end; ptep++, addr += PAGE_SIZE) {
 		if (!xksm_pte_wanted(vma, addr, ptep_get(ptep), arg))
 			continue;
+		res = arg->res + arg->nr++;
 		if (res->page) {
 			res->folio = page_folio(res->page);
 			folio_get(res->folio);
 		}
-		res->addr = addr;
-		pte_unmap_unlock(start_ptep, ptl);
-		return 1;
+		if (arg->nr == arg->max) {
+			arg->next = addr + PAGE_SIZE;
+			pte_unmap_unlock(start_ptep, ptl);
+			return 1;
+		}
 	}
 	pte_unmap_unlock(start_ptep, ptl);
 	return 0;
@@ -125,21 +150,52 @@ static const struct mm_walk_ops xksm_walk_ops = {
 };
 
 /**
- * xksm_walk_next - the next page of interest in [start, end) of @vma
+ * xksm_walk_pages - the next anonymous pages in [start, end) of @vma
  * @vma: the vma; its mm's mmap_lock held for read
  * @start: where to start (page aligned)
  * @end: where to stop
- * @unmerge: false: the next anonymous page (@res->page, with a reference on
- *	@res->folio) or zero-page pte (@res->zero); true: the next KSM page or
- *	zero-page pte (no reference taken)
- * @res: the result
+ * @res: room for @max results, filled in address order: an anonymous page
+ *	(->page, with a reference on ->folio), or a zero-page pte (->zero)
+ * @max: how many to find at most; fewer after a page of a THP, which is
+ *	the last one
+ * @next: where to go on from: after the last result, or @end
  *
- * Returns true if something was found at @res->addr.
+ * Returns the number of results.
+ */
+unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, struct xksm_walk_result *res,
+			     unsigned int max, unsigned long *next)
+{
+	struct xksm_walk_arg arg = { .res = res, .max = max, .next = end };
+
+	if (xksm_call(walk_page_range_vma)(vma, start, end, &xksm_walk_ops,
+					   &arg) < 0)
+		arg.nr = 0;	/* nothing found: no reference taken */
+	*next = arg.next;
+	return arg.nr;
+}
+
+/* Drop the references of @nr results of xksm_walk_pages(). */
+void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr)
+{
+	for (; nr; res++, nr--)
+		if (res->folio)
+			folio_put(res->folio);
+}
+
+/**
+ * xksm_walk_next - the next KSM page or zero-page pte in [start, end)
+ * @vma: the vma; its mm's mmap_lock held for read
+ * @start: where to start (page aligned)
+ * @end: where to stop
+ * @res: the result: ->zero, or ->page (no reference taken)
+ *
+ * For unmerging.  Returns true if something was found at @res->addr.
  */
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
-		    unsigned long end, bool unmerge, struct xksm_walk_result *res)
+		    unsigned long end, struct xksm_walk_result *res)
 {
-	struct xksm_walk_arg arg = { .res = res, .unmerge = unmerge };
+	struct xksm_walk_arg arg = { .res = res, .max = 1, .unmerge = true };
 	int found;
 
 	memset(res, 0, sizeof(*res));
@@ -147,7 +203,7 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 					       &arg);
 	if (found <= 0)
 		return false;
-	if (unmerge && res->folio) {
+	if (res->folio) {
 		folio_put(res->folio);
 		res->folio = NULL;
 		res->page = NULL;

@@ -41,6 +41,7 @@
  *   rmap_item.c	rmap_items: allocation, the per-mm lists, removal
  *   stable_tree.c	stable nodes, chains and dups, the stable tree
  *   unstable_tree.c	the unstable tree
+ *   page_key.c		the trees' order: a page's keyed hash, then its bytes
  *   merge.c		write-protecting, replacing and unmerging pages
  *   walk.c		page-table walks that skip holes fast
  *   ksm_coexist.c	keeping the kernel's own KSM off xksm's pages
@@ -48,6 +49,7 @@
  *   hotplug.c		memory going offline
  *   sysfs.c		/sys/kernel/mm/xksm/: mainline KSM's knobs and counters
  *   debugfs.c		/sys/kernel/debug/xksm/
+ *   profile.c		debugfs profile: where xksmd's time goes
  *   trace.c, trace.h	the xksm:* tracepoints (docs/tracepoints.md)
  *
  * Lock order (outermost first), in the manner of mm/rmap.c:
@@ -91,6 +93,8 @@ struct seq_file;
 /**
  * struct xksm_stable_node - node of the stable rbtree, one per KSM page
  * @node: rb node of this KSM page in the stable tree
+ * @key: while in the tree (a node or a chain): its page's key (page_key.c),
+ *	by which the tree is ordered first
  * @head: (overlaying parent) &xksm_migrate_nodes: temporarily on that list;
  *	XKSM_STABLE_NODE_DUP_HEAD: a dup hanging off a chain
  * @hlist_dup: linked into the chain's @hlist, when a dup
@@ -106,9 +110,11 @@ struct seq_file;
  *
  * Up to @nid, the layout is the kernel's struct ksm_stable_node, field for
  * field: the kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist
- * and write @kpfn of the node that page->mapping points to.  @covered is
- * xksm's own: the kernel never allocates these nodes, so xksm may add to
- * the end.
+ * and write @kpfn of the node that page->mapping points to.  @key and
+ * @covered are xksm's own: the kernel never allocates these nodes nor
+ * reads their first 40 bytes, so xksm may use the room a tree node leaves
+ * there (@key overlays @list, which only a node off the tree uses), and
+ * add to the end.
  *
  * @hlist lists the rmap_items the kernel searches: live ones, and deferred
  * ones (XKSM_DEFERRED_FLAG) kept for mappings only they lead to.
@@ -117,7 +123,10 @@ struct seq_file;
  */
 struct xksm_stable_node {
 	union {
-		struct rb_node node;	/* when node of stable tree */
+		struct {		/* when node of stable tree */
+			struct rb_node node;
+			u64 key;
+		};
 		struct {		/* when listed for migration */
 			struct list_head *head;
 			struct {
@@ -155,10 +164,13 @@ static inline bool is_stable_node_chain(struct xksm_stable_node *chain)
  *	covered (a reference is held): the anon_vma of the page before it
  *	was merged, whose tree holds every vma that may map it
  * @nid: NUMA node id of the unstable tree in which linked
+ * @key_hi: the high half of the page's key (page_key.c) when inserted in
+ *	the unstable tree; @oldchecksum is the low half
  * @mm: the mm this rmap_item maps into (the slot holds mmgrab() on it;
  *	a deferred rmap_item holds its own)
  * @address: the virtual address (low bits: the flags below)
- * @oldchecksum: checksum of the page when last scanned, when unstable
+ * @oldchecksum: the low half of the page's key when last scanned, when
+ *	not stable: its checksum
  * @age: number of scans that found this page unmerged (smart_scan)
  * @remaining_skips: scans to skip before the next look (smart_scan)
  * @node: rb node of this rmap_item in the unstable tree
@@ -172,11 +184,14 @@ struct xksm_rmap_item {
 	struct xksm_rmap_item *rmap_list;
 	union {
 		struct anon_vma *anon_vma;	/* when stable */
-		int nid;			/* when in the unstable tree */
+		struct {			/* when in the unstable tree */
+			int nid;
+			u32 key_hi;
+		};
 	};
 	struct mm_struct *mm;
 	unsigned long address;		/* + low bits used for flags below */
-	unsigned int oldchecksum;	/* when unstable */
+	u32 oldchecksum;		/* when unstable */
 	u8 age;
 	u8 remaining_skips;
 	union {
@@ -369,8 +384,9 @@ struct folio *xksm_get_ksm_folio(struct xksm_stable_node *stable_node,
 #define XKSM_GET_FOLIO_NOLOCK	0
 #define XKSM_GET_FOLIO_LOCK	1
 #define XKSM_GET_FOLIO_TRYLOCK	2
-struct page *xksm_stable_tree_search(struct page *page);
-struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio);
+struct page *xksm_stable_tree_search(struct page *page, u64 key);
+struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio, u64 key);
+void xksm_stable_tree_prune(void);
 void xksm_stable_node_unaccount(struct xksm_stable_node *stable_node,
 				struct xksm_rmap_item *rmap_item);
 void xksm_stable_tree_append(struct xksm_rmap_item *rmap_item,
@@ -388,16 +404,19 @@ extern unsigned long xksm_pages_unshared;
 extern struct rb_root *xksm_root_unstable_tree;
 struct xksm_rmap_item *
 xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
-				 struct page *page, struct page **tree_pagep);
+				 struct page *page, u64 key,
+				 struct page **tree_pagep);
 void xksm_unstable_tree_reset(void);
+
+/* --- page_key.c -------------------------------------------------------- */
+extern u64 xksm_zero_key;
+void xksm_page_key_init(void);
+u64 xksm_page_key(struct page *page);
+int xksm_memcmp_pages(struct page *page1, struct page *page2);
 
 /* --- merge.c ----------------------------------------------------------- */
 extern bool xksm_use_zero_pages;
-extern unsigned int xksm_zero_checksum;
 extern atomic_long_t xksm_zero_pages;
-void xksm_merge_init(void);
-u32 xksm_calc_checksum(struct page *page);
-int xksm_memcmp_pages(struct page *page1, struct page *page2);
 struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item);
 void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item);
 void xksm_break_cow(struct xksm_rmap_item *rmap_item);
@@ -413,8 +432,12 @@ struct xksm_walk_result {
 	bool zero;		/* a pte mapping the zero page */
 };
 
+unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
+			     unsigned long end, struct xksm_walk_result *res,
+			     unsigned int max, unsigned long *next);
+void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr);
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
-		    unsigned long end, bool unmerge, struct xksm_walk_result *res);
+		    unsigned long end, struct xksm_walk_result *res);
 pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr);
 bool xksm_read_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep);
 bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr);
