@@ -57,13 +57,12 @@
  */
 static_assert(offsetof(struct xksm_stable_node, hlist) == 40);
 static_assert(offsetof(struct xksm_stable_node, kpfn) == 48);
-static_assert(offsetof(struct xksm_stable_node, rmap_hlist_len) == 56);
-static_assert(offsetof(struct xksm_stable_node, nid) == 60);
-/* The kernel's struct ends there; the covered list is xksm's own. */
-static_assert(offsetof(struct xksm_stable_node, covered) == 64);
-/* A tree node's key uses the room of the list a node off the tree uses. */
-static_assert(offsetof(struct xksm_stable_node, key) ==
-	      offsetof(struct xksm_stable_node, list));
+static_assert(sizeof(struct xksm_stable_node) == 64);
+/* xksm's own use of the first 40 bytes (see struct xksm_stable_node). */
+static_assert(offsetof(struct xksm_stable_node, key) == 24);
+static_assert(offsetof(struct xksm_stable_node, hlist_dup) == 8);
+static_assert(offsetof(struct xksm_stable_node, list) == 8);
+static_assert(offsetof(struct xksm_stable_node, covered) == 32);
 static_assert(offsetof(struct xksm_rmap_item, anon_vma) == 8);
 static_assert(offsetof(struct xksm_rmap_item, mm) == 16);
 static_assert(offsetof(struct xksm_rmap_item, address) == 24);

@@ -99,22 +99,23 @@ struct seq_file;
  *	XKSM_STABLE_NODE_DUP_HEAD: a dup hanging off a chain
  * @hlist_dup: linked into the chain's @hlist, when a dup
  * @list: linked into xksm_migrate_nodes, pending placement in the right tree
+ * @covered: rmap_items of mappings that a search listed on @hlist already
+ *	finds (rmap_item.c): they are not searched again
  * @hlist: the rmap_items mapping this KSM page (a chain: its dups)
  * @kpfn: page frame number of this KSM page (maybe temporarily on a wrong nid)
  * @chain_prune_time: a chain's time of its last pruning of stale dups
  * @rmap_hlist_len: number of rmap_items in @hlist, XKSM_STABLE_NODE_CHAIN
  *	for a chain
  * @nid: NUMA node id of the stable tree in which linked (may not match kpfn)
- * @covered: rmap_items of mappings that a search listed on @hlist already
- *	finds (rmap_item.c): they are not searched again
  *
- * Up to @nid, the layout is the kernel's struct ksm_stable_node, field for
- * field: the kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist
- * and write @kpfn of the node that page->mapping points to.  @key and
- * @covered are xksm's own: the kernel never allocates these nodes nor
- * reads their first 40 bytes, so xksm may use the room a tree node leaves
- * there (@key overlays @list, which only a node off the tree uses), and
- * add to the end.
+ * From @hlist on, the layout is the kernel's struct ksm_stable_node: the
+ * kernel's rmap_walk_ksm() and folio_migrate_ksm() read @hlist and write
+ * @kpfn of the node that page->mapping points to, and the size is the
+ * same, 64 bytes.  The first 40 bytes the kernel never reads: there xksm
+ * keeps what each state of a node needs - in the tree @node and @key, as
+ * a dup @head and @hlist_dup, on the migrate list @head and @list (a node
+ * is never a dup and on that list at once: mainline keeps the two apart,
+ * xksm overlays them) - and, in every state, @covered.
  *
  * @hlist lists the rmap_items the kernel searches: live ones, and deferred
  * ones (XKSM_DEFERRED_FLAG) kept for mappings only they lead to.
@@ -127,14 +128,15 @@ struct xksm_stable_node {
 			struct rb_node node;
 			u64 key;
 		};
-		struct {		/* when listed for migration */
+		struct {		/* when a dup, or listed for migration */
 			struct list_head *head;
-			struct {
+			union {
 				struct hlist_node hlist_dup;
 				struct list_head list;
 			};
 		};
 	};
+	struct hlist_head covered;
 	struct hlist_head hlist;
 	union {
 		unsigned long kpfn;
@@ -147,7 +149,6 @@ struct xksm_stable_node {
 #define XKSM_STABLE_NODE_CHAIN	-1024
 	int rmap_hlist_len;
 	int nid;
-	struct hlist_head covered;
 };
 
 /* A chain's @hlist lists its dups, not rmap_items (stable_tree.c). */

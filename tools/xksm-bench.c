@@ -367,7 +367,7 @@ static long long metadata_bytes(void)
 		nodes = xksm_objects("xksm_stable_node");
 		slots = xksm_objects("xksm_mm_slot");
 		return rmap * slab_object_size("xksm_rmap_item", 64) +
-		       nodes * slab_object_size("xksm_stable_node", 72) +
+		       nodes * slab_object_size("xksm_stable_node", 64) +
 		       slots * slab_object_size("xksm_mm_slot", 64);
 	}
 	rmap = ((knob("pages_sharing") + knob("ksm_zero_pages")) * (long long)PAGE -
