@@ -15,6 +15,7 @@
 #   make bench                xksm against the kernel's KSM (build/bench/)
 #   make bench SMOKE=1        the same, tiny: about a minute
 #   make bench PROFILE=1      also where xksmd's time goes (build/bench-profile/)
+#   make bench ONLY="mix"     just those workloads
 #   make dkms-install         build and install through DKMS (KVER= or running)
 #   make dkms-remove          remove it from DKMS
 #   make dkms-check           dkms add/build/install/remove for both kernels
@@ -105,7 +106,7 @@ demo:
 	@scripts/demo
 
 bench:
-	@scripts/bench $(if $(SMOKE),--smoke) $(if $(PROFILE),--profile) $(if $(filter command line,$(origin KVER)),$(KVER))
+	@scripts/bench $(if $(SMOKE),--smoke) $(if $(PROFILE),--profile) $(if $(ONLY),--only "$(ONLY)") $(if $(filter command line,$(origin KVER)),$(KVER))
 
 dkms-check:
 	scripts/dkms check

@@ -185,39 +185,81 @@ static unsigned int xksm_skip_age(u8 age)
 	return 8;
 }
 
-static bool xksm_should_skip_rmap_item(struct page *page,
-				       struct xksm_rmap_item *rmap_item)
+/*
+ * Whether smart_scan skips @rmap_item's page this pass; @ksm: the page is a
+ * KSM page.  Changes nothing: xksm_walk_pages() asks it under the page
+ * table lock, before taking a reference.
+ */
+static bool xksm_rmap_item_skipped(struct xksm_rmap_item *rmap_item, bool ksm)
 {
-	u8 age;
-
-	if (!xksm_smart_scan)
-		return false;
-
 	/*
 	 * Never skip pages that are already KSM; pages cmp_and_merge_page()
 	 * will essentially ignore them, but we still have to process them
-	 * properly.
+	 * properly.  Young pages get their chance to go through the merging
+	 * phases.
 	 */
-	if (PageKsm(page))
-		return false;
+	return xksm_smart_scan && !ksm && rmap_item->age >= 3 &&
+	       rmap_item->remaining_skips;
+}
 
-	age = rmap_item->age;
-	if (age != U8_MAX)
+/* One more pass that saw this page unmerged. */
+static void xksm_rmap_item_age(struct xksm_rmap_item *rmap_item)
+{
+	if (rmap_item->age != U8_MAX)
 		rmap_item->age++;
+}
 
-	/* Young pages get their chance to go through the merging phases. */
-	if (age < 3)
-		return false;
-
-	if (!rmap_item->remaining_skips) {
-		rmap_item->remaining_skips = xksm_skip_age(age);
-		return false;
-	}
-
+/* Skip @rmap_item's page this pass (xksm_rmap_item_skipped() said so). */
+static void xksm_skip_rmap_item(struct xksm_rmap_item *rmap_item)
+{
+	xksm_rmap_item_age(rmap_item);
 	xksm_pages_skipped++;
 	rmap_item->remaining_skips--;
 	xksm_remove_rmap_item_from_tree(rmap_item);
-	return true;
+}
+
+/*
+ * Smart scan: skip the page, or age it and, if it is old, set how many
+ * passes to skip next.
+ */
+static bool xksm_should_skip_rmap_item(struct page *page,
+				       struct xksm_rmap_item *rmap_item)
+{
+	u8 age = rmap_item->age;
+
+	if (xksm_rmap_item_skipped(rmap_item, PageKsm(page))) {
+		xksm_skip_rmap_item(rmap_item);
+		return true;
+	}
+	if (!xksm_smart_scan || PageKsm(page))
+		return false;
+	xksm_rmap_item_age(rmap_item);
+	if (age >= 3)		/* and so remaining_skips is 0 */
+		rmap_item->remaining_skips = xksm_skip_age(age);
+	return false;
+}
+
+/*
+ * The walk's question (struct xksm_walk_skip): the rmap_items of the
+ * addresses ahead of the cursor, looked up in address order without
+ * freeing any (the cursor does that, after the walk).
+ */
+struct xksm_scan_skip {
+	struct xksm_walk_skip ws;
+	struct xksm_rmap_item *peek;	/* the next rmap_item to look at */
+};
+
+static bool xksm_scan_skip(struct xksm_walk_skip *ws, unsigned long addr,
+			   struct folio *folio)
+{
+	struct xksm_scan_skip *ss = container_of(ws, struct xksm_scan_skip, ws);
+	struct xksm_rmap_item *rmap_item = ss->peek;
+
+	while (rmap_item && (rmap_item->address & PAGE_MASK) < addr)
+		rmap_item = rmap_item->rmap_list;
+	ss->peek = rmap_item;
+	return rmap_item && (rmap_item->address & PAGE_MASK) == addr &&
+	       xksm_rmap_item_skipped(rmap_item, folio_test_ksm(folio));
 }
 
 /*
@@ -351,6 +393,15 @@ static void xksm_prune_migrate_nodes(void)
  */
 #define XKSM_SCAN_CHUNK	32
 
+/*
+ * Room for what one walk finds: up to XKSM_SCAN_CHUNK pages to merge, and
+ * the pages smart_scan skips among them, which the walk passes over
+ * without a reference (most pages, in a steady state of unique ones).
+ * xksmd's own, under xksm_thread_mutex.
+ */
+#define XKSM_SCAN_ROOM	256
+static struct xksm_walk_result xksm_scan_results[XKSM_SCAN_ROOM];
+
 struct xksm_scan_page {
 	struct xksm_rmap_item *rmap_item;
 	struct page *page;		/* a reference held */
@@ -406,7 +457,8 @@ static struct xksm_mm_slot *xksm_scan_start_pass(void)
 /*
  * One page (or zero pte) the walk found at the cursor, in a range that is
  * registered (or only @kept): its rmap_item if it is to be merged, with
- * the reference on the page kept; else NULL, the reference dropped; or
+ * the reference on the page kept; else NULL, the reference dropped (if
+ * one was taken: not for a page the walk passed over); or
  * ERR_PTR(-ENOMEM), the reference kept.  Moves the rmap_list cursor.
  */
 static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
@@ -431,12 +483,18 @@ static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 		return NULL;
 	}
 
-	flush_anon_page(vma, r->page, r->addr);
-	flush_dcache_page(r->page);
 	rmap_item = xksm_get_next_rmap_item(slot, xksm_scan.rmap_list, r->addr);
 	if (!rmap_item)
 		return ERR_PTR(-ENOMEM);
 	xksm_scan.rmap_list = &rmap_item->rmap_list;
+	if (r->skipped) {
+		/* Passed over by the walk, with no reference taken. */
+		xksm_skip_rmap_item(rmap_item);
+		cond_resched();
+		return NULL;
+	}
+	flush_anon_page(vma, r->page, r->addr);
+	flush_dcache_page(r->page);
 	if (xksm_should_skip_rmap_item(r->page, rmap_item)) {
 		folio_put(r->folio);
 		cond_resched();
@@ -459,7 +517,8 @@ static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 static unsigned int xksm_scan_next_pages(struct xksm_scan_page *pages,
 					 unsigned int max, bool *pass_end)
 {
-	struct xksm_walk_result res[XKSM_SCAN_CHUNK];
+	struct xksm_walk_result *res = xksm_scan_results;
+	struct xksm_scan_skip ss = { .ws.skip = xksm_scan_skip };
 	struct xksm_rmap_item *rmap_item;
 	struct xksm_mm_slot *slot;
 	struct vm_area_struct *vma;
@@ -511,8 +570,11 @@ next_mm:
 				xksm_scan.address = vma->vm_end;
 				break;
 			}
+			/* Kept ranges need every page, to check it. */
+			ss.peek = *xksm_scan.rmap_list;
 			found = xksm_walk_pages(vma, addr, span_end, res,
-						max - n, &next);
+						XKSM_SCAN_ROOM, max - n,
+						kept ? NULL : &ss.ws, &next);
 			xksm_scan.address = next;
 
 			for (i = 0; i < found; i++) {

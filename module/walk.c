@@ -25,7 +25,10 @@
 struct xksm_walk_arg {
 	struct xksm_walk_result *res;	/* the results so far */
 	unsigned int nr;		/* how many */
-	unsigned int max;		/* room for */
+	unsigned int room;		/* room for */
+	unsigned int taken;		/* of them pages with a reference */
+	unsigned int max;		/* of those, at most */
+	struct xksm_walk_skip *ws;	/* pages to pass over, or NULL */
 	unsigned long next;		/* where the walk stopped */
 	bool unmerge;		/* looking for KSM and zero ptes only */
 };
@@ -59,6 +62,8 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 	res->folio = NULL;
 	res->addr = addr;
 	res->zero = !page;
+	res->skipped = page && arg->ws &&
+		       arg->ws->skip(arg->ws, addr, page_folio(page));
 	return true;
 }
 
@@ -111,6 +116,7 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 			 * fail.
 			 */
 			arg->nr++;
+			arg->taken++;
 			arg->next = addr + PAGE_SIZE;
 			return 1;
 		}
@@ -126,11 +132,12 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 		if (!xksm_pte_wanted(vma, addr, ptep_get(ptep), arg))
 			continue;
 		res = arg->res + arg->nr++;
-		if (res->page) {
+		if (res->page && !res->skipped) {
 			res->folio = page_folio(res->page);
 			folio_get(res->folio);
+			arg->taken++;
 		}
-		if (arg->nr == arg->max) {
+		if (arg->nr == arg->room || arg->taken == arg->max) {
 			arg->next = addr + PAGE_SIZE;
 			pte_unmap_unlock(start_ptep, ptl);
 			return 1;
@@ -154,19 +161,25 @@ static const struct mm_walk_ops xksm_walk_ops = {
  * @vma: the vma; its mm's mmap_lock held for read
  * @start: where to start (page aligned)
  * @end: where to stop
- * @res: room for @max results, filled in address order: an anonymous page
- *	(->page, with a reference on ->folio), or a zero-page pte (->zero)
- * @max: how many to find at most; fewer after a page of a THP, which is
- *	the last one
+ * @res: room for @room results, filled in address order: an anonymous page
+ *	(->page, with a reference on ->folio), a page @ws passed over
+ *	(->skipped, ->page but no reference), or a zero-page pte (->zero)
+ * @room: how many results at most
+ * @max: how many of them pages with a reference, at most; a page of a
+ *	THP is the last one
+ * @ws: which pages to pass over, or NULL
  * @next: where to go on from: after the last result, or @end
  *
  * Returns the number of results.
  */
 unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, struct xksm_walk_result *res,
-			     unsigned int max, unsigned long *next)
+			     unsigned int room, unsigned int max,
+			     struct xksm_walk_skip *ws, unsigned long *next)
 {
-	struct xksm_walk_arg arg = { .res = res, .max = max, .next = end };
+	struct xksm_walk_arg arg = {
+		.res = res, .room = room, .max = max, .ws = ws, .next = end,
+	};
 
 	if (xksm_call(walk_page_range_vma)(vma, start, end, &xksm_walk_ops,
 					   &arg) < 0)
@@ -195,7 +208,9 @@ void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr)
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, struct xksm_walk_result *res)
 {
-	struct xksm_walk_arg arg = { .res = res, .max = 1, .unmerge = true };
+	struct xksm_walk_arg arg = {
+		.res = res, .room = 1, .max = 1, .unmerge = true,
+	};
 	int found;
 
 	memset(res, 0, sizeof(*res));

@@ -9,7 +9,11 @@
  * copy, as mainline KSM (mm/ksm.c) does for MADV_MERGEABLE memory.  It is a
  * module: it builds against a distro kernel's headers and needs no patch.
  *
- * The algorithm is mainline's.  xksmd (scan.c) walks the registered memory
+ * The algorithm is mainline's, made cheaper in two places (see
+ * docs/performance.md): both trees are ordered by a keyed hash of the page
+ * first (page_key.c), so that a search looks at another page only where
+ * the hashes are equal; and xksmd finds the pages of an mm a chunk at a
+ * time, under one mmap_lock.  xksmd (scan.c) walks the registered memory
  * of every registered mm, a few pages at a time.  For each page it first
  * searches the stable tree (stable_tree.c) of pages already merged; on a
  * match the page is merged with that KSM page (merge.c).  Otherwise, if the
@@ -431,11 +435,23 @@ struct xksm_walk_result {
 	struct folio *folio;	/* its folio, with a reference (scan) */
 	unsigned long addr;	/* where */
 	bool zero;		/* a pte mapping the zero page */
+	bool skipped;		/* a page the walk's skip() passed over */
+};
+
+/*
+ * What xksm_walk_pages() asks, under the page table lock, of each page it
+ * finds: whether to pass over it without taking a reference (a page that
+ * smart_scan skips this pass).  It must not sleep, nor change anything.
+ */
+struct xksm_walk_skip {
+	bool (*skip)(struct xksm_walk_skip *ws, unsigned long addr,
+		     struct folio *folio);
 };
 
 unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, struct xksm_walk_result *res,
-			     unsigned int max, unsigned long *next);
+			     unsigned int room, unsigned int max,
+			     struct xksm_walk_skip *ws, unsigned long *next);
 void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr);
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, struct xksm_walk_result *res);
