@@ -285,6 +285,7 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	struct anon_vma *anon_vma = NULL;
 	pte_t orig_pte = __pte(0);
 	int err = -EFAULT;
+	bool protected;
 	u64 t;
 
 	if (anon_vmap)
@@ -315,10 +316,9 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	 * to lock and check page_count is not raised.
 	 */
 	t = xksm_prof_begin();
-	err = write_protect_page(vma, page_folio(page), &orig_pte);
+	protected = !write_protect_page(vma, page_folio(page), &orig_pte);
 	xksm_prof_end(XKSM_PH_WRPROTECT, t);
-	if (!err) {
-		err = -EFAULT;
+	if (protected) {
 		/*
 		 * The page is locked and mapped by @vma (whose mm's mmap_lock
 		 * is held): its anon_vma cannot change or go now.  Take it

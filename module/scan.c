@@ -225,13 +225,14 @@ static void xksm_skip_rmap_item(struct xksm_rmap_item *rmap_item)
 static bool xksm_should_skip_rmap_item(struct page *page,
 				       struct xksm_rmap_item *rmap_item)
 {
+	bool ksm = PageKsm(page);
 	u8 age = rmap_item->age;
 
-	if (xksm_rmap_item_skipped(rmap_item, PageKsm(page))) {
+	if (xksm_rmap_item_skipped(rmap_item, ksm)) {
 		xksm_skip_rmap_item(rmap_item);
 		return true;
 	}
-	if (!xksm_smart_scan || PageKsm(page))
+	if (!xksm_smart_scan || ksm)
 		return false;
 	xksm_rmap_item_age(rmap_item);
 	if (age >= 3)		/* and so remaining_skips is 0 */

@@ -6,10 +6,10 @@
  * A KSM page is write-protected in every pte that maps it, so its content
  * cannot change and the tree stays ordered.  The order is by the page's
  * key first, held in the node (page_key.c), and by its bytes among equal
- * keys: a search looks at a page only where the keys are equal.  Its stable node lists the
- * rmap_items that map it (@hlist), and page->mapping points back to the node
- * (with PAGE_MAPPING_KSM set): that is how the kernel's rmap walk,
- * migration and reclaim find the ptes of the page.
+ * keys: a search looks at a page only where the keys are equal.  Its
+ * stable node lists the rmap_items that map it (@hlist), and page->mapping
+ * points back to the node (with PAGE_MAPPING_KSM set): that is how the
+ * kernel's rmap walk, migration and reclaim find the ptes of the page.
  *
  * Stable node chains (mainline's, for max_page_sharing): once a KSM page is
  * shared max_page_sharing times, another identical page becomes a second
@@ -536,27 +536,23 @@ again:
 		int ret;
 
 		stable_node = rb_entry(*new, struct xksm_stable_node, node);
-		if (key != stable_node->key) {
-			parent = *new;
-			new = key < stable_node->key ? &parent->rb_left :
-						       &parent->rb_right;
-			continue;
+		ret = xksm_key_cmp(key, stable_node->key);
+		if (!ret) {
+			/* Equal keys: the bytes decide. */
+			cond_resched();
+			tree_folio = __stable_node_chain(&stable_node_dup,
+							 &stable_node, root, true);
+			if (!tree_folio) {
+				/*
+				 * A stale node was removed, which may have
+				 * rebalanced the tree under us: start again
+				 * rather than insert in a wrong place.
+				 */
+				goto again;
+			}
+			ret = xksm_memcmp_pages(page, &tree_folio->page);
+			folio_put(tree_folio);
 		}
-
-		cond_resched();
-		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
-						 root, true);
-		if (!tree_folio) {
-			/*
-			 * A stale node was removed, which may have rebalanced
-			 * the tree under us: start again rather than insert
-			 * in a wrong place.
-			 */
-			goto again;
-		}
-
-		ret = xksm_memcmp_pages(page, &tree_folio->page);
-		folio_put(tree_folio);
 
 		/* After __stable_node_chain(): a chain may have collapsed. */
 		parent = *new;
@@ -705,21 +701,17 @@ again:
 		int ret;
 
 		stable_node = rb_entry(*new, struct xksm_stable_node, node);
-		if (key != stable_node->key) {
-			parent = *new;
-			new = key < stable_node->key ? &parent->rb_left :
-						       &parent->rb_right;
-			continue;
+		ret = xksm_key_cmp(key, stable_node->key);
+		if (!ret) {
+			/* Equal keys: the bytes decide. */
+			cond_resched();
+			tree_folio = __stable_node_chain(&stable_node_dup,
+							 &stable_node, root, false);
+			if (!tree_folio)
+				goto again;	/* a stale node went: start again */
+			ret = xksm_memcmp_pages(&kfolio->page, &tree_folio->page);
+			folio_put(tree_folio);
 		}
-
-		cond_resched();
-		tree_folio = __stable_node_chain(&stable_node_dup, &stable_node,
-						 root, false);
-		if (!tree_folio)
-			goto again;	/* a stale node went: start again */
-
-		ret = xksm_memcmp_pages(&kfolio->page, &tree_folio->page);
-		folio_put(tree_folio);
 
 		parent = *new;
 		if (ret < 0) {

@@ -75,14 +75,13 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 	while (*new) {
 		struct xksm_rmap_item *tree_rmap_item;
 		struct page *tree_page;
-		u64 tree_key;
 		int ret;
 
 		tree_rmap_item = rb_entry(*new, struct xksm_rmap_item, node);
-		tree_key = xksm_unstable_key(tree_rmap_item);
 		parent = *new;
-		if (key != tree_key) {
-			new = key < tree_key ? &parent->rb_left : &parent->rb_right;
+		ret = xksm_key_cmp(key, xksm_unstable_key(tree_rmap_item));
+		if (ret) {
+			new = ret < 0 ? &parent->rb_left : &parent->rb_right;
 			continue;
 		}
 

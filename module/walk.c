@@ -41,8 +41,8 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 			    pte_t pte, struct xksm_walk_arg *arg)
 {
 	struct xksm_walk_result *res = arg->res + arg->nr;
+	struct folio *folio = NULL;
 	struct page *page;
-	struct folio *folio;
 
 	if (!pte_present(pte))
 		return false;
@@ -62,8 +62,7 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 	res->folio = NULL;
 	res->addr = addr;
 	res->zero = !page;
-	res->skipped = page && arg->ws &&
-		       arg->ws->skip(arg->ws, addr, page_folio(page));
+	res->skipped = folio && arg->ws && arg->ws->skip(arg->ws, addr, folio);
 	return true;
 }
 

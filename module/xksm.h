@@ -419,6 +419,12 @@ void xksm_page_key_init(void);
 u64 xksm_page_key(struct page *page);
 int xksm_memcmp_pages(struct page *page1, struct page *page2);
 
+/* The order of two keys, as memcmp()'s result: the trees' first order. */
+static inline int xksm_key_cmp(u64 a, u64 b)
+{
+	return a < b ? -1 : a > b;
+}
+
 /* --- merge.c ----------------------------------------------------------- */
 extern bool xksm_use_zero_pages;
 extern atomic_long_t xksm_zero_pages;
