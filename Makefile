@@ -11,6 +11,8 @@
 #   make check                every test on every target kernel, in QEMU
 #   make check T=<test> KVER=6.12   one test on one kernel
 #   make check KERNEL=debug   the suite on the KASAN/lockdep debug kernel
+#   make stress               the stress test for minutes on every kernel
+#   make stress STRESS_SECONDS=600 KVER=6.1   ... longer, on one kernel
 #   make demo                 boot a guest and show xksm at work
 #   make bench                xksm against the kernel's KSM (build/bench/)
 #   make bench SMOKE=1        the same, tiny: about a minute
@@ -102,6 +104,12 @@ install: tools
 check:
 	@scripts/check
 
+# The stress test that make check runs for 20 s, for as long as asked.
+STRESS_SECONDS ?= 300
+stress:
+	@XKSM_GUEST_ENV="XKSM_STRESS_SECONDS=$(STRESS_SECONDS) TEST_TIMEOUT=$$(($(STRESS_SECONDS) * 3 + 300))" \
+	XKSM_GUEST_TIMEOUT=$$(($(STRESS_SECONDS) * 3 + 1200)) T=stress scripts/check
+
 demo:
 	@scripts/demo
 
@@ -120,4 +128,4 @@ dkms-remove:
 debug-kernel:
 	scripts/build-debug-kernel
 
-.PHONY: all module clean deps tests tools install check demo bench dkms-check dkms-install dkms-remove debug-kernel
+.PHONY: all module clean deps tests tools install check stress demo bench dkms-check dkms-install dkms-remove debug-kernel
