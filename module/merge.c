@@ -484,6 +484,61 @@ static struct page *try_to_merge_two_pages(struct xksm_rmap_item *rmap_item,
 }
 
 /**
+ * xksm_adopt_ksm_page - a route to a KSM page found where none leads
+ * @page: a KSM page found outside the registered ranges (a reference held)
+ * @rmap_item: the rmap_item for its address, new or left from before
+ *
+ * xksm merged the page elsewhere, and mremap() moved it here: the kernel
+ * moves xksm's KSM pages as they are (move_vma() unmerges only the pages of
+ * its own KSM).  The rmap_item made where it was merged now leads nowhere,
+ * so the kernel's rmap walk would miss this mapping: migration and reclaim
+ * of the page would fail while it stays mapped here.  Give it a route, as
+ * for a KSM page forked (the vma's anon_vma leads here: mremap() links the
+ * moved vma into the same anon_vmas).  Nothing is merged.
+ */
+void xksm_adopt_ksm_page(struct page *page, struct xksm_rmap_item *rmap_item)
+{
+	unsigned long addr = rmap_item->address & PAGE_MASK;
+	struct mm_struct *mm = rmap_item->mm;
+	struct folio *folio = page_folio(page);
+	struct xksm_stable_node *stable_node;
+	struct vm_area_struct *vma;
+	pte_t pte;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	mmap_read_lock(mm);
+	vma = xksm_test_exit(mm) ? NULL : vma_lookup(mm, addr);
+	if (!vma || !vma->anon_vma || !xksm_vma_compatible(vma))
+		goto out;
+	/* The walk dropped the page table lock: is the page still here? */
+	if (!xksm_read_pte(mm, addr, &pte) || !pte_present(pte) ||
+	    pte_pfn(pte) != page_to_pfn(page))
+		goto out;
+
+	/* The page lock keeps it a KSM page, and its node's list still. */
+	folio_lock(folio);
+	stable_node = xksm_folio_stable_node(folio);
+	if (!stable_node || rmap_item->head == stable_node)
+		goto out_unlock;
+	xksm_remove_rmap_item_from_tree(rmap_item);
+	if (xksm_rmap_item_covered_by(stable_node, vma, addr)) {
+		rmap_item->anon_vma = NULL;
+		rmap_item->address |= XKSM_COVERED_FLAG;
+	} else {
+		rmap_item->anon_vma = vma->anon_vma;
+		get_anon_vma(vma->anon_vma);
+	}
+	/* Mapped already: the sharing limit does not apply. */
+	xksm_stable_tree_append(rmap_item, stable_node, true);
+	trace_xksm_merge_with_ksm_page(page_to_pfn(page), page_to_pfn(page),
+				       rmap_item, mm, addr, 0);
+out_unlock:
+	folio_unlock(folio);
+out:
+	mmap_read_unlock(mm);
+}
+
+/**
  * xksm_cmp_and_merge_page - the heart of a scan step
  * @page: the page at the rmap_item's address (a reference held)
  * @rmap_item: its rmap_item

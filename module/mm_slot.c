@@ -272,6 +272,15 @@ static int xksm_set_ranges(struct mm_struct *mm, struct xksm_mm_slot *slot,
 	VMA_ITERATOR(vmi, mm, start);
 
 	mmap_assert_write_locked(mm);
+	/*
+	 * Unregistering also clears the holes: what was registered there
+	 * was unmapped (or moved away by mremap()), and xksmd would only
+	 * forget it when it passes.
+	 */
+	if (slot && state != XKSM_RANGE_ON &&
+	    mtree_store_range(&slot->ranges, start, end - 1, NULL,
+			      GFP_KERNEL_ACCOUNT))
+		return -ENOMEM;
 	for_each_vma_range(vmi, vma, end) {
 		unsigned long s = max(addr, vma->vm_start);
 		unsigned long e = min(end, vma->vm_end);
@@ -344,6 +353,34 @@ static int xksm_unmerge_mm_range(struct mm_struct *mm, struct xksm_mm_slot *slot
 }
 
 /*
+ * Nothing of @mm is registered or kept any more: unmerge the KSM pages
+ * left outside the ranges just unregistered too, before xksmd forgets the
+ * mm and nothing would find them again: pages that mremap() moved out of
+ * the ranges where they were merged (xksmd gives them routes when it
+ * passes, xksm_adopt_ksm_page(), but may not have passed yet).  Only in
+ * vmas xksm may merge: the kernel's KSM keeps its pages in the others.
+ * Locks as xksm_unmerge_mm_range().
+ */
+static int xksm_unmerge_moved(struct mm_struct *mm, struct xksm_mm_slot *slot)
+{
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_assert_locked(mm);
+	for_each_vma(vmi, vma) {
+		if (!vma->anon_vma || !xksm_vma_compatible(vma))
+			continue;
+		err = xksm_unmerge_range(slot, vma, vma->vm_start, vma->vm_end);
+		if (err)
+			return err;
+	}
+	xksm_remove_rmap_items_range(slot, 0, TASK_SIZE);
+	return 0;
+}
+
+/*
  * Lock for a change that may unmerge: xksm_thread_mutex first (xksmd must
  * not be half-way through a merge whose rmap_items we are about to free),
  * then the mmap_lock for write.
@@ -390,8 +427,11 @@ int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end
 	 */
 	mmap_write_downgrade(mm);
 	err = 0;
-	if (!keep_merged)
+	if (!keep_merged) {
 		err = xksm_unmerge_mm_range(mm, slot, start, end);
+		if (!err && !slot->merge_any && !xksm_slot_has_ranges(slot))
+			err = xksm_unmerge_moved(mm, slot);
+	}
 	mmap_read_unlock(mm);
 	if (err) {
 		/*

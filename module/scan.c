@@ -110,7 +110,9 @@ void xksm_set_advisor_defaults(void)
 		xksm_thread_pages_to_scan = XKSM_DEFAULT_PAGES_TO_SCAN;
 	} else {
 		memset(&xksm_advisor_ctx, 0, sizeof(xksm_advisor_ctx));
-		xksm_thread_pages_to_scan = xksm_advisor_min_pages_to_scan;
+		/* pages_to_scan is an unsigned int: no wrapping to 0. */
+		xksm_thread_pages_to_scan = min_t(unsigned long, UINT_MAX,
+						  xksm_advisor_min_pages_to_scan);
 	}
 }
 
@@ -161,6 +163,7 @@ static void xksm_scan_time_advisor(void)
 	pages = min(pages, per_page_cost * xksm_advisor_max_cpu);
 	pages = max(pages, per_page_cost * XKSM_ADVISOR_MIN_CPU);
 	pages = min(pages, xksm_advisor_max_pages_to_scan);
+	pages = min_t(unsigned long, pages, UINT_MAX);
 
 	xksm_advisor_ctx.change = change;
 	xksm_advisor_ctx.scan_time = scan_time;
@@ -264,46 +267,39 @@ static bool xksm_scan_skip(struct xksm_walk_skip *ws, unsigned long addr,
 }
 
 /*
- * The first address in [addr, limit) where @slot's mm is registered (or
- * kept); *@span_end is where that state ends, *@kept whether it is kept
- * only.  Returns @limit if there is none.  mmap_lock held.
+ * The first address in [addr, limit) of @slot's mm and what xksmd does
+ * there: *@span_end is where that ends, *@kept is false where it merges
+ * (registered, or merge-any), true where it only tracks merged pages.
+ *
+ * Tracked are the ranges unregistered with XKSM_KEEP_MERGED, and every
+ * other address too: a KSM page may turn up anywhere in the mm, moved by
+ * mremap() from where it was merged (the kernel's move_vma() unmerges only
+ * its own KSM's pages, in VM_MERGEABLE vmas), and the kernel's rmap walk
+ * needs a route to it.  Unregistered memory is walked for KSM pages only,
+ * under the page table locks, taking no page that is not one.  mmap_lock
+ * held.
  */
 static unsigned long xksm_next_span(struct xksm_mm_slot *slot, unsigned long addr,
 				    unsigned long limit, unsigned long *span_end,
 				    bool *kept)
 {
 	MA_STATE(mas, &slot->ranges, addr, addr);
-	unsigned long found = limit;
 	void *entry;
 
+	if (addr >= limit)
+		return limit;
 	rcu_read_lock();
-	while (addr < limit) {
-		unsigned long start, end;
-
-		mas_set(&mas, addr);
-		entry = mas_find(&mas, limit - 1);
-		start = entry ? max(mas.index, addr) : limit;
-		end = entry ? (mas.last >= limit - 1 ? limit : mas.last + 1) : limit;
-
-		if (slot->merge_any && start > addr) {
-			/* A gap in the tree: merge-any covers it. */
-			found = addr;
-			*span_end = start;
-			*kept = false;
-			break;
-		}
-		if (!entry)
-			break;
-		if (entry != XKSM_RANGE_OFF) {
-			found = start;
-			*span_end = end;
-			*kept = entry == XKSM_RANGE_KEEP;
-			break;
-		}
-		addr = end;
-	}
+	entry = mas_find(&mas, limit - 1);
 	rcu_read_unlock();
-	return found;
+	if (!entry || mas.index > addr) {
+		/* A gap in the tree, up to the next range or @limit. */
+		*span_end = entry ? mas.index : limit;
+		*kept = !slot->merge_any;
+		return addr;
+	}
+	*span_end = mas.last >= limit - 1 ? limit : mas.last + 1;
+	*kept = entry != XKSM_RANGE_ON;
+	return addr;
 }
 
 /*
@@ -406,6 +402,7 @@ static struct xksm_walk_result xksm_scan_results[XKSM_SCAN_ROOM];
 struct xksm_scan_page {
 	struct xksm_rmap_item *rmap_item;
 	struct page *page;		/* a reference held */
+	bool adopt;			/* a KSM page outside registrations */
 };
 
 /* The end of a full scan: the advisor, and the pass number. */
@@ -465,10 +462,11 @@ static struct xksm_mm_slot *xksm_scan_start_pass(void)
 static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 					       struct vm_area_struct *vma,
 					       struct xksm_walk_result *r,
-					       bool kept)
+					       bool kept, bool *adopt)
 {
 	struct xksm_rmap_item *rmap_item;
 
+	*adopt = false;
 	if (r->zero) {
 		/* Keep the rmap_item of a zero page we merged. */
 		xksm_keep_rmap_item(slot, r->addr, xksm_keep_zero, NULL);
@@ -476,12 +474,17 @@ static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 	}
 	if (kept) {
 		/*
-		 * XKSM_KEEP_MERGED: no merging here, but the rmap_item of a
-		 * page still merged stays.
+		 * No merging here (the walk took KSM pages only), but the
+		 * rmap_item of a page still merged stays; and a KSM page with
+		 * no route here, moved here by mremap(), gets one.
 		 */
-		xksm_keep_rmap_item(slot, r->addr, xksm_keep_stable, r->page);
-		folio_put(r->folio);
-		return NULL;
+		rmap_item = xksm_find_rmap_item(slot, xksm_scan.rmap_list, r->addr);
+		if (rmap_item && xksm_keep_stable(rmap_item, r->page)) {
+			xksm_scan.rmap_list = &rmap_item->rmap_list;
+			folio_put(r->folio);
+			return NULL;
+		}
+		*adopt = true;
 	}
 
 	rmap_item = xksm_get_next_rmap_item(slot, xksm_scan.rmap_list, r->addr);
@@ -571,17 +574,17 @@ next_mm:
 				xksm_scan.address = vma->vm_end;
 				break;
 			}
-			/* Kept ranges need every page, to check it. */
 			ss.peek = *xksm_scan.rmap_list;
 			found = xksm_walk_pages(vma, addr, span_end, res,
 						XKSM_SCAN_ROOM, max - n,
-						kept ? NULL : &ss.ws, &next);
+						kept ? NULL : &ss.ws, kept, &next);
 			xksm_scan.address = next;
 
 			for (i = 0; i < found; i++) {
 				struct xksm_walk_result *r = res + i;
 
-				rmap_item = xksm_scan_result(slot, vma, r, kept);
+				rmap_item = xksm_scan_result(slot, vma, r, kept,
+							     &pages[n].adopt);
 				if (IS_ERR(rmap_item)) {
 					/* Out of memory: back here next time. */
 					xksm_scan.address = r->addr;
@@ -669,7 +672,12 @@ static void xksm_do_scan(unsigned int scan_npages)
 				put_page(pages[i].page);
 				continue;
 			}
-			xksm_cmp_and_merge_page(pages[i].page, pages[i].rmap_item);
+			if (pages[i].adopt)
+				xksm_adopt_ksm_page(pages[i].page,
+						    pages[i].rmap_item);
+			else
+				xksm_cmp_and_merge_page(pages[i].page,
+							pages[i].rmap_item);
 			put_page(pages[i].page);
 			xksm_pages_scanned++;
 			cond_resched();

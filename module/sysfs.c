@@ -402,10 +402,11 @@ static ssize_t advisor_max_cpu_store(struct kobject *kobj,
 				     struct kobj_attribute *attr,
 				     const char *buf, size_t count)
 {
-	unsigned long value;
+	unsigned int value;
 	int err;
 
-	err = kstrtoul(buf, 10, &value);
+	/* An unsigned int: refuse what it cannot hold (mainline truncates). */
+	err = kstrtouint(buf, 10, &value);
 	if (err)
 		return -EINVAL;
 

@@ -30,7 +30,7 @@ struct xksm_walk_arg {
 	unsigned int max;		/* of those, at most */
 	struct xksm_walk_skip *ws;	/* pages to pass over, or NULL */
 	unsigned long next;		/* where the walk stopped */
-	bool unmerge;		/* looking for KSM and zero ptes only */
+	bool ksm_only;		/* looking for KSM and zero ptes only */
 };
 
 /*
@@ -55,7 +55,7 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 		folio = page_folio(page);
 		if (folio_is_zone_device(folio) || !folio_test_anon(folio))
 			return false;
-		if (arg->unmerge && !folio_test_ksm(folio))
+		if (arg->ksm_only && !folio_test_ksm(folio))
 			return false;
 	}
 	res->page = page;
@@ -90,8 +90,8 @@ static int xksm_walk_pmd_entry(pmd_t *pmdp, unsigned long addr,
 		struct page *page;
 		struct folio *folio;
 
-		/* A THP is never a KSM page: unmerging skips it. */
-		if (arg->unmerge)
+		/* A THP is never a KSM page. */
+		if (arg->ksm_only)
 			return 0;
 		ptl = pmd_lock(mm, pmdp);
 		pmd = *pmdp;
@@ -167,6 +167,7 @@ static const struct mm_walk_ops xksm_walk_ops = {
  * @max: how many of them pages with a reference, at most; a page of a
  *	THP is the last one
  * @ws: which pages to pass over, or NULL
+ * @ksm_only: only KSM pages and zero-page ptes
  * @next: where to go on from: after the last result, or @end
  *
  * Returns the number of results.
@@ -174,10 +175,12 @@ static const struct mm_walk_ops xksm_walk_ops = {
 unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, struct xksm_walk_result *res,
 			     unsigned int room, unsigned int max,
-			     struct xksm_walk_skip *ws, unsigned long *next)
+			     struct xksm_walk_skip *ws, bool ksm_only,
+			     unsigned long *next)
 {
 	struct xksm_walk_arg arg = {
-		.res = res, .room = room, .max = max, .ws = ws, .next = end,
+		.res = res, .room = room, .max = max, .ws = ws,
+		.ksm_only = ksm_only, .next = end,
 	};
 
 	if (xksm_call(walk_page_range_vma)(vma, start, end, &xksm_walk_ops,
@@ -208,7 +211,7 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, struct xksm_walk_result *res)
 {
 	struct xksm_walk_arg arg = {
-		.res = res, .room = 1, .max = 1, .unmerge = true,
+		.res = res, .room = 1, .max = 1, .ksm_only = true,
 	};
 	int found;
 

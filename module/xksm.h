@@ -430,6 +430,7 @@ extern bool xksm_use_zero_pages;
 extern atomic_long_t xksm_zero_pages;
 struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item);
 void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item);
+void xksm_adopt_ksm_page(struct page *page, struct xksm_rmap_item *rmap_item);
 void xksm_break_cow(struct xksm_rmap_item *rmap_item);
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too);
 int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
@@ -457,7 +458,8 @@ struct xksm_walk_skip {
 unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, struct xksm_walk_result *res,
 			     unsigned int room, unsigned int max,
-			     struct xksm_walk_skip *ws, unsigned long *next);
+			     struct xksm_walk_skip *ws, bool ksm_only,
+			     unsigned long *next);
 void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr);
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, struct xksm_walk_result *res);
