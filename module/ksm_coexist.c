@@ -23,6 +23,11 @@
  * The registration stays: should the process later give the range back
  * (MADV_UNMERGEABLE), xksm merges there again.
  *
+ * The same hook breaks xksm's pages where the kernel breaks its own with
+ * ksm_madvise(MADV_UNMERGEABLE): in a range mremap() is about to move
+ * (move_vma() calls it for every vma), and where a process asks for it;
+ * see xksm_ksm_madvise().
+ *
  * Unloading must not free the replacements' code while a task runs in it
  * (it may sleep there, faulting pages in): the thunk counts the calls it
  * redirects in xksm_hooks_inflight, and the exit waits for them to finish,
@@ -70,13 +75,40 @@ static int xksm_yield_range(struct vm_area_struct *vma, unsigned long start,
 	return err;
 }
 
-/* In place of ksm_madvise(): yield the range before the kernel takes it. */
+/*
+ * Break xksm's KSM pages in a range mremap() moves (or madvise()
+ * MADV_UNMERGEABLE asks to unmerge), as the kernel does for its own:
+ * switched off only to test what xksmd does with KSM pages that moved.
+ */
+bool xksm_mremap_unmerge = true;
+module_param_named(mremap_unmerge, xksm_mremap_unmerge, bool, 0644);
+MODULE_PARM_DESC(mremap_unmerge,
+		 "unmerge xksm's pages in ranges mremap() moves (default Y)");
+
+/*
+ * In place of ksm_madvise(): yield the range before the kernel takes it;
+ * and break xksm's pages where the kernel breaks its own.
+ *
+ * move_vma() calls ksm_madvise(MADV_UNMERGEABLE) on the range it is about
+ * to move, of any vma: the kernel's KSM unmerges its pages there first,
+ * because its rmap finds a KSM page's mappings by address (the rmap_items'),
+ * and a moved pte would be lost to it.  xksm's pages have the same rmap: a
+ * moved one could not be migrated or reclaimed until xksmd gave it a route
+ * (xksm_adopt_ksm_page()), and a migration entry moved while the page is
+ * being migrated would never be found again (the next fault on it hits the
+ * BUG in pfn_swap_entry_to_page()).  So unmerge them too, waiting for
+ * those being migrated (xksm_walk_next()); the mmap_lock, held for write,
+ * keeps xksmd from merging them again before the move.
+ */
 static int xksm_ksm_madvise(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end, int advice, unsigned long *vm_flags)
 {
 	int err = 0;
 
 	if (advice == MADV_MERGEABLE && xksm_vma_compatible(vma))
+		err = xksm_yield_range(vma, start, end);
+	else if (advice == MADV_UNMERGEABLE && READ_ONCE(xksm_mremap_unmerge) &&
+		 xksm_vma_compatible(vma))
 		err = xksm_yield_range(vma, start, end);
 	if (!err)
 		err = ksm_madvise(vma, start, end, advice, vm_flags);

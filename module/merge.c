@@ -125,6 +125,24 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 	mmap_read_unlock(mm);
 }
 
+/*
+ * Copy back a KSM page of no stable node at the rmap_item's address (see
+ * xksm_cmp_and_merge_page()).  Unlike xksm_break_cow(), no anon_vma
+ * reference is held any more.
+ */
+static void xksm_break_orphan(struct xksm_rmap_item *rmap_item)
+{
+	struct mm_struct *mm = rmap_item->mm;
+	unsigned long addr = rmap_item->address & PAGE_MASK;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	vma = xksm_find_mergeable_vma(mm, addr);
+	if (vma)
+		xksm_break_ksm(vma, addr, false);
+	mmap_read_unlock(mm);
+}
+
 static int write_protect_page(struct vm_area_struct *vma, struct folio *folio,
 			      pte_t *orig_pte)
 {
@@ -576,6 +594,16 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		/* Only a node to re-place searches the tree, by its key. */
 		if (stable_node->head == &xksm_migrate_nodes)
 			key = xksm_page_key(page);
+	} else if (PageKsm(page)) {
+		/*
+		 * A KSM page of no stable node: a merge undone whose copy
+		 * back failed (xksm_break_cow() out of memory).  Nothing can
+		 * merge it (write_protect_page() finds no anon_vma) nor find
+		 * it: copy it back now, and merge it on a later pass.
+		 */
+		xksm_remove_rmap_item_from_tree(rmap_item);
+		xksm_break_orphan(rmap_item);
+		return;
 	} else {
 		xksm_remove_rmap_item_from_tree(rmap_item);
 

@@ -194,7 +194,10 @@ bool xksm_slot_has_ranges(struct xksm_mm_slot *slot)
 	return false;
 }
 
-/* Bytes of address space registered (merge-any: the whole mm's vmas). */
+/*
+ * Bytes of address space registered by XKSM_IOC_MERGEABLE (merge-any
+ * covers the rest, and is reported on its own).
+ */
 unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot)
 {
 	MA_STATE(mas, &slot->ranges, 0, 0);

@@ -18,6 +18,8 @@
 
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
 
 #include "xksm.h"
 #include "compat.h"
@@ -31,6 +33,7 @@ struct xksm_walk_arg {
 	struct xksm_walk_skip *ws;	/* pages to pass over, or NULL */
 	unsigned long next;		/* where the walk stopped */
 	bool ksm_only;		/* looking for KSM and zero ptes only */
+	bool migrating;		/* and migration entries of KSM pages */
 };
 
 /*
@@ -44,8 +47,25 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 	struct folio *folio = NULL;
 	struct page *page;
 
-	if (!pte_present(pte))
-		return false;
+	if (!pte_present(pte)) {
+		swp_entry_t entry;
+
+		/*
+		 * A KSM page being migrated: unmerging waits for the
+		 * migration to end (as mainline's break_ksm() does), and
+		 * breaks it then.  No reference: the walk is under the page
+		 * table lock, which the migration's entry removal takes.
+		 */
+		if (!arg->migrating || pte_none(pte))
+			return false;
+		entry = pte_to_swp_entry(pte);
+		if (!is_migration_entry(entry) ||
+		    !folio_test_ksm(page_folio(pfn_swap_entry_to_page(entry))))
+			return false;
+		memset(res, 0, sizeof(*res));
+		res->addr = addr;
+		return true;
+	}
 	if (is_zero_pfn(pte_pfn(pte))) {
 		page = NULL;
 	} else {
@@ -203,7 +223,8 @@ void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr)
  * @vma: the vma; its mm's mmap_lock held for read
  * @start: where to start (page aligned)
  * @end: where to stop
- * @res: the result: ->zero, or ->page (no reference taken)
+ * @res: the result: ->zero, or ->page (no reference taken), or neither
+ *	(a KSM page being migrated)
  *
  * For unmerging.  Returns true if something was found at @res->addr.
  */
@@ -212,6 +233,7 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 {
 	struct xksm_walk_arg arg = {
 		.res = res, .room = 1, .max = 1, .ksm_only = true,
+		.migrating = true,
 	};
 	int found;
 

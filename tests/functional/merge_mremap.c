@@ -1,23 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Merged pages moved by mremap().  The kernel's KSM breaks its pages in a
- * range that mremap() moves (move_vma() unmerges it first), so that every
- * KSM page stays mapped where its rmap_items say.  xksm's pages are not in
- * VM_MERGEABLE vmas, so the kernel moves them as they are: the new
- * mapping must not be lost from view.
+ * Merged pages moved by mremap().  The kernel's KSM finds a KSM page's
+ * mappings by address (its rmap_items'), so move_vma() unmerges KSM pages
+ * before it moves them; xksm's have the same rmap, and xksm unmerges them
+ * there too (its hook on ksm_madvise(), which move_vma() calls for any
+ * vma).  Twins A and B merge, B is moved elsewhere (MREMAP_FIXED):
  *
- * Twins A and B merge; B is moved elsewhere (MREMAP_FIXED, outside any
- * registered range).  Then:
- *  - B's pages read as before;
- *  - move_pages() of the merged pages to the other node succeeds for
- *    every page (the kernel's rmap walk must find B's new ptes, else the
- *    page stays where it is: -EBUSY/-EAGAIN in its status);
- *  - after run=2 no page of B' shares a frame with its twin;
- * and the same with the process unregistered with XKSM_KEEP_MERGED before
- * the move (xksmd only tracks its merged pages then), ended by unloading
- * xksm: no page of B' may still share a frame with A, a KSM page whose
- * stable node went with the module; and with everything unregistered
- * right after the move, before xksmd could see it.
+ * 0. B's moved pages are private copies (smaps: no KSM), read as before,
+ *    and migrate.
+ *
+ * With that unmerging off (mremap_unmerge=N), the pages move merged, and
+ * xksmd must find them where they went:
+ * 1. a scanned mm: after two passes, move_pages() of the merged pages
+ *    moves every one (the kernel's rmap walk finds the moved mappings: a
+ *    route each); after run=2 no page of B' shares a frame with its twin;
+ * 2. unregistered with XKSM_KEEP_MERGED before the move (xksmd only tracks
+ *    its merged pages then): the same, then unloading xksm leaves no page
+ *    of B' sharing a frame with A;
+ * 3. everything unregistered right after the move, before xksmd could
+ *    see it: unregistering breaks the moved pages too (smaps), and after
+ *    the unload they migrate.
  */
 #include <numa.h>
 #include <sys/mman.h>
@@ -94,6 +96,14 @@ static int merge_twins(char **a, char **b)
 	return xt_count_same_pfn(0, *a, 0, *b, N) == N;
 }
 
+#define PARAM	"/sys/module/xksm/parameters/mremap_unmerge"
+
+/* The default back, however the test ends. */
+static void param_default(void)
+{
+	xt_write_file(PARAM, "Y");
+}
+
 int main(void)
 {
 	const char *ko = getenv("XKSM_KO");
@@ -105,11 +115,32 @@ int main(void)
 		skip("needs 2 NUMA nodes");
 	xt_unmerge_all();
 
-	/* 1. A scanned mm. */
+	/* 0. As the kernel's KSM: mremap() unmerges. */
 	if (!check(merge_twins(&a, &b), "the %d twin pairs merge", N))
 		return done();
 	moved = move_away(b, N);
-	check(xt_verify(moved, N, SEED) == 0, "the moved pages read as before");
+	n = xt_count_same_pfn(0, a, 0, moved, N);
+	check(n == 0, "the moved pages are private copies (%zu still share a frame)", n);
+	check(xt_verify(moved, N, SEED) == 0 && xt_verify(a, N, SEED) == 0,
+	      "the moved pages read as before, their twins too");
+	if (smaps_ksm_kb(moved) >= 0)
+		check(smaps_ksm_kb(moved) == 0, "smaps: the moved range holds no KSM page (%ld kB)",
+		      smaps_ksm_kb(moved));
+	xt_knob_set("run", 0);
+	n = migrate(moved, N);
+	check(n == N, "move_pages() moves every moved page (%zu)", n);
+	munmap(a, N * XT_PAGE);
+	munmap(moved, N * XT_PAGE);
+
+	if (xt_write_file(PARAM, "N"))
+		skip("no " PARAM);
+	atexit(param_default);
+
+	/* 1. A scanned mm. */
+	if (!check(merge_twins(&a, &b), "the %d twin pairs merge again", N))
+		return done();
+	moved = move_away(b, N);
+	check(xt_verify(moved, N, SEED) == 0, "mremap_unmerge=N: the moved pages read as before");
 	check(xt_count_same_pfn(0, a, 0, moved, N) == N,
 	      "each moved page is still the merged page");
 	xt_wait_full_scans(2);
@@ -129,7 +160,7 @@ int main(void)
 	/* 2. Unregistered, keeping the merged pages, then moved. */
 	if (!ko)
 		skip("XKSM_KO (the module's path) is not set");
-	if (!check(merge_twins(&a, &b), "the %d twin pairs merge again", N))
+	if (!check(merge_twins(&a, &b), "the %d twin pairs merge a third time", N))
 		return done();
 	check(xt_unregister(a, N * XT_PAGE, XKSM_KEEP_MERGED) == 0 &&
 	      xt_unregister(b, N * XT_PAGE, XKSM_KEEP_MERGED) == 0,
@@ -150,6 +181,7 @@ int main(void)
 	check(system(cmd) == 0, "xksm loads again");
 	munmap(a, N * XT_PAGE);
 	munmap(moved, N * XT_PAGE);
+	xt_write_file(PARAM, "N");	/* a new load has the default */
 
 	/*
 	 * 3. Moved, and everything unregistered before xksmd passes (it is
@@ -158,7 +190,7 @@ int main(void)
 	 * the unload, migrating them walks their rmap: a dangling node would
 	 * show (KASAN on the debug kernel, poisoned memory elsewhere).
 	 */
-	if (!check(merge_twins(&a, &b), "the %d twin pairs merge a third time", N))
+	if (!check(merge_twins(&a, &b), "the %d twin pairs merge a fourth time", N))
 		return done();
 	xt_knob_set("run", 0);
 	moved = move_away(b, N);

@@ -27,7 +27,6 @@
  * minutes), XKSM_STRESS_SEED the seed.
  */
 #include <dirent.h>
-#include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/mman.h>
@@ -62,15 +61,6 @@ static const char *const op_names[NR_OPS] = {
 
 /* What every process reports, in a shared memfd (it survives exec). */
 struct shared {
-	/*
-	 * Known bug, see docs/reliability.md: mremap() moving a KSM page of
-	 * xksm's while it is being migrated loses the migration entry (the
-	 * kernel's rmap walk finds KSM mappings by address), and the next
-	 * fault on it hits a BUG.  Until that is fixed, moves and migrations
-	 * take this lock (write and read), and the kernel's own migrations
-	 * (NUMA balancing, proactive and THP compaction) are off meanwhile.
-	 */
-	pthread_rwlock_t move_lock;
 	volatile int stop;
 	int procs;			/* workers alive (atomic) */
 	long ops[NR_OPS];		/* operations done (atomic) */
@@ -249,9 +239,7 @@ static void op_mremap_size(struct region *r)
 	size_t pages = 1 + rnd_below(region_max(r) - 1), i;
 	char *p;
 
-	pthread_rwlock_wrlock(&sh->move_lock);
 	p = mremap(r->addr, r->pages * XT_PAGE, pages * XT_PAGE, MREMAP_MAYMOVE);
-	pthread_rwlock_unlock(&sh->move_lock);
 	if (p == MAP_FAILED)
 		return;
 	r->addr = p;
@@ -274,10 +262,8 @@ static void op_mremap_move(struct region *r)
 
 	if (to == MAP_FAILED)
 		return;
-	pthread_rwlock_wrlock(&sh->move_lock);
 	p = mremap(r->addr, r->pages * XT_PAGE, r->pages * XT_PAGE,
 		   MREMAP_MAYMOVE | MREMAP_FIXED, to);
-	pthread_rwlock_unlock(&sh->move_lock);
 	if (p == MAP_FAILED) {
 		munmap(to, r->pages * XT_PAGE);
 		return;
@@ -296,9 +282,7 @@ static void op_move_pages(struct region *r)
 		pages[i] = r->addr + rnd_below(r->pages) * XT_PAGE;
 		nodes[i] = node;
 	}
-	pthread_rwlock_rdlock(&sh->move_lock);
 	syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE);
-	pthread_rwlock_unlock(&sh->move_lock);
 }
 
 static void do_op(enum op op, struct region *r)
@@ -489,10 +473,8 @@ static void disturb_once(void)
 		xt_knob_set("run", 1);
 		break;
 	case 2:
-		pthread_rwlock_rdlock(&sh->move_lock);
-		xt_write_file("/proc/sys/vm/compact_memory", "1");
-		pthread_rwlock_unlock(&sh->move_lock);
-		disturb[2]++;
+			xt_write_file("/proc/sys/vm/compact_memory", "1");
+			disturb[2]++;
 		break;
 	default:
 		read_tree("/sys/kernel/debug/xksm");
@@ -502,54 +484,6 @@ static void disturb_once(void)
 	}
 	if (xt_now() - t0 > 2)
 		printf("# disturbance %d took %.1f s\n", kind, xt_now() - t0);
-}
-
-/* The kernel's own migrations, off during the test (struct shared). */
-static const char *const quiet_files[] = {
-	"/proc/sys/kernel/numa_balancing",
-	"/proc/sys/vm/compaction_proactiveness",
-	"/sys/kernel/mm/transparent_hugepage/defrag",
-};
-static const char *const quiet_values[] = { "0", "0", "never" };
-static char quiet_saved[3][64];
-
-static void quiet_migrations(int on)
-{
-	unsigned int i;
-	char *br;
-	FILE *f;
-
-	for (i = 0; i < 3; i++) {
-		if (on) {
-			f = fopen(quiet_files[i], "r");
-			if (!f || !fgets(quiet_saved[i], sizeof(quiet_saved[i]), f))
-				quiet_saved[i][0] = 0;
-			if (f)
-				fclose(f);
-			/* defrag reads "always defer ... [madvise] never" */
-			br = strchr(quiet_saved[i], '[');
-			if (br) {
-				memmove(quiet_saved[i], br + 1, strlen(br));
-				br = strchr(quiet_saved[i], ']');
-				if (br)
-					*br = 0;
-			}
-			quiet_saved[i][strcspn(quiet_saved[i], "\n")] = 0;
-			if (quiet_saved[i][0])
-				xt_write_file(quiet_files[i], quiet_values[i]);
-		} else if (quiet_saved[i][0]) {
-			xt_write_file(quiet_files[i], quiet_saved[i]);
-		}
-	}
-}
-
-static pid_t main_pid;
-
-/* At any exit of the test itself, fatal() included. */
-static void quiet_restore(void)
-{
-	if (getpid() == main_pid)
-		quiet_migrations(0);
 }
 
 static void make_cgroup(void)
@@ -684,16 +618,6 @@ int main(int argc, char **argv)
 	if (sh == MAP_FAILED)
 		fatal("mmap shared");
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	{
-		pthread_rwlockattr_t attr;
-
-		pthread_rwlockattr_init(&attr);
-		pthread_rwlockattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-		pthread_rwlock_init(&sh->move_lock, &attr);
-	}
-	main_pid = getpid();
-	quiet_migrations(1);
-	atexit(quiet_restore);
 
 	xt_zram_swap_on();
 	make_cgroup();

@@ -154,7 +154,9 @@ struct xksm_merge_any {
  *			rmap_items * sizeof(rmap_item), as ksm_process_profit
  * @merge_any:		1 if merge-any is on
  * @mergeable:		1 if any range of this mm is registered, or merge-any
- * @registered_bytes:	bytes of address space registered
+ * @registered_bytes:	bytes of address space registered with
+ *			XKSM_IOC_MERGEABLE (what merge-any covers besides is
+ *			not counted: see @merge_any)
  * @reserved:		zero on return; must be zero on input
  */
 struct xksm_stats {
