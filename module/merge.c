@@ -539,13 +539,11 @@ void xksm_adopt_ksm_page(struct page *page, struct xksm_rmap_item *rmap_item)
 	if (!stable_node || rmap_item->head == stable_node)
 		goto out_unlock;
 	xksm_remove_rmap_item_from_tree(rmap_item);
-	if (xksm_rmap_item_covered_by(stable_node, vma, addr)) {
-		rmap_item->anon_vma = NULL;
-		rmap_item->address |= XKSM_COVERED_FLAG;
-	} else {
-		rmap_item->anon_vma = vma->anon_vma;
-		get_anon_vma(vma->anon_vma);
-	}
+	/* A route finds it after all (xksm_scan_result() looked first). */
+	if (xksm_rmap_item_covered_by(stable_node, vma, addr))
+		goto out_unlock;
+	rmap_item->anon_vma = vma->anon_vma;
+	get_anon_vma(vma->anon_vma);
 	/* Mapped already: the sharing limit does not apply. */
 	xksm_stable_tree_append(rmap_item, stable_node, true);
 	trace_xksm_merge_with_ksm_page(page_to_pfn(page), page_to_pfn(page),

@@ -478,9 +478,21 @@ static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 		 * rmap_item of a page still merged stays; and a KSM page with
 		 * no route here, moved here by mremap(), gets one.
 		 */
+		struct xksm_stable_node *stable_node;
+
 		rmap_item = xksm_find_rmap_item(slot, xksm_scan.rmap_list, r->addr);
 		if (rmap_item && xksm_keep_stable(rmap_item, r->page)) {
 			xksm_scan.rmap_list = &rmap_item->rmap_list;
+			folio_put(r->folio);
+			return NULL;
+		}
+		/*
+		 * A page forked from another mm is found through that mm's
+		 * routes, live or deferred: it needs none of its own.
+		 */
+		stable_node = xksm_folio_stable_node(r->folio);
+		if (!stable_node ||
+		    xksm_rmap_item_covered_by(stable_node, vma, r->addr)) {
 			folio_put(r->folio);
 			return NULL;
 		}
