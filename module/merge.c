@@ -592,18 +592,19 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		/* Only a node to re-place searches the tree, by its key. */
 		if (stable_node->head == &xksm_migrate_nodes)
 			key = xksm_page_key(page);
-	} else if (PageKsm(page)) {
+	} else {
+		xksm_remove_rmap_item_from_tree(rmap_item);
+
 		/*
 		 * A KSM page of no stable node: a merge undone whose copy
 		 * back failed (xksm_break_cow() out of memory).  Nothing can
 		 * merge it (write_protect_page() finds no anon_vma) nor find
 		 * it: copy it back now, and merge it on a later pass.
 		 */
-		xksm_remove_rmap_item_from_tree(rmap_item);
-		xksm_break_orphan(rmap_item);
-		return;
-	} else {
-		xksm_remove_rmap_item_from_tree(rmap_item);
+		if (PageKsm(page)) {
+			xksm_break_orphan(rmap_item);
+			return;
+		}
 
 		/*
 		 * If the page's key (its checksum) has changed since the last

@@ -500,11 +500,16 @@ static void remove_cgroup(void)
 	rmdir(CGROUP);
 }
 
-static long long debugfs_objects(const char *name)
+/*
+ * The number after @name at the start of a line of @path ("name N ..."),
+ * as /proc/vmstat, /proc/slabinfo (active_objs) and debugfs' objects
+ * write them; -1 if there is none.
+ */
+static long long keyed_number(const char *path, const char *name)
 {
-	char line[256], key[64];
+	char line[512], key[64];
 	long long v = -1, n;
-	FILE *f = fopen("/sys/kernel/debug/xksm/objects", "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -513,6 +518,11 @@ static long long debugfs_objects(const char *name)
 			v = n;
 	fclose(f);
 	return v;
+}
+
+static long long debugfs_objects(const char *name)
+{
+	return keyed_number("/sys/kernel/debug/xksm/objects", name);
 }
 
 /*
@@ -534,36 +544,18 @@ static int kernel_has_kasan(void)
 	return found;
 }
 
-/* A counter of /proc/vmstat. */
+/* A counter of /proc/vmstat (0 if there is none). */
 static long long vmstat(const char *name)
 {
-	char line[256], key[64];
-	long long v = 0, n;
-	FILE *f = fopen("/proc/vmstat", "r");
+	long long v = keyed_number("/proc/vmstat", name);
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lld", key, &n) == 2 && !strcmp(key, name))
-			v = n;
-	fclose(f);
-	return v;
+	return v < 0 ? 0 : v;
 }
 
 /* active_objs of a slab cache in /proc/slabinfo, -1 if not there. */
 static long long slab_objects(const char *name)
 {
-	char line[512], key[64];
-	long long v = -1, n;
-	FILE *f = fopen("/proc/slabinfo", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %lld", key, &n) == 2 && !strcmp(key, name))
-			v = n;
-	fclose(f);
-	return v;
+	return keyed_number("/proc/slabinfo", name);
 }
 
 static int worker_main(int fd, uint64_t seed)
