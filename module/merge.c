@@ -105,18 +105,14 @@ out:
 }
 
 /*
- * Undo a merge that was just made: the rmap_item's page is a KSM page
- * mapped only here.  Drops the anon_vma reference the merge took.
+ * Copy back the KSM page at the rmap_item's address, if it is still
+ * registered there.
  */
-void xksm_break_cow(struct xksm_rmap_item *rmap_item)
+static void xksm_break_rmap_item(struct xksm_rmap_item *rmap_item)
 {
 	struct mm_struct *mm = rmap_item->mm;
 	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct vm_area_struct *vma;
-
-	/* Whenever we break COW to undo a merge, we drop the anon_vma too. */
-	if (rmap_item->anon_vma)
-		xksm_put_anon_vma(rmap_item->anon_vma);
 
 	mmap_read_lock(mm);
 	vma = xksm_find_mergeable_vma(mm, addr);
@@ -126,21 +122,15 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 }
 
 /*
- * Copy back a KSM page of no stable node at the rmap_item's address (see
- * xksm_cmp_and_merge_page()).  Unlike xksm_break_cow(), no anon_vma
- * reference is held any more.
+ * Undo a merge that was just made: the rmap_item's page is a KSM page
+ * mapped only here.  Drops the anon_vma reference the merge took.
  */
-static void xksm_break_orphan(struct xksm_rmap_item *rmap_item)
+void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 {
-	struct mm_struct *mm = rmap_item->mm;
-	unsigned long addr = rmap_item->address & PAGE_MASK;
-	struct vm_area_struct *vma;
-
-	mmap_read_lock(mm);
-	vma = xksm_find_mergeable_vma(mm, addr);
-	if (vma)
-		xksm_break_ksm(vma, addr, false);
-	mmap_read_unlock(mm);
+	/* Whenever we break COW to undo a merge, we drop the anon_vma too. */
+	if (rmap_item->anon_vma)
+		xksm_put_anon_vma(rmap_item->anon_vma);
+	xksm_break_rmap_item(rmap_item);
 }
 
 static int write_protect_page(struct vm_area_struct *vma, struct folio *folio,
@@ -602,7 +592,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		 * it: copy it back now, and merge it on a later pass.
 		 */
 		if (PageKsm(page)) {
-			xksm_break_orphan(rmap_item);
+			xksm_break_rmap_item(rmap_item);
 			return;
 		}
 

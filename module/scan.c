@@ -305,17 +305,19 @@ static unsigned long xksm_next_span(struct xksm_mm_slot *slot, unsigned long add
 /*
  * Step the rmap_list cursor to @addr, freeing the items of addresses
  * passed, and keep the item there if @keep says so (a zero page xksm
- * merged, or a merged page in a kept range).
+ * merged, or a merged page in a kept range).  Returns whether it did.
  */
-static void xksm_keep_rmap_item(struct xksm_mm_slot *slot, unsigned long addr,
+static bool xksm_keep_rmap_item(struct xksm_mm_slot *slot, unsigned long addr,
 				bool (*keep)(struct xksm_rmap_item *, void *),
 				void *arg)
 {
 	struct xksm_rmap_item *rmap_item;
 
 	rmap_item = xksm_find_rmap_item(slot, xksm_scan.rmap_list, addr);
-	if (rmap_item && keep(rmap_item, arg))
-		xksm_scan.rmap_list = &rmap_item->rmap_list;
+	if (!rmap_item || !keep(rmap_item, arg))
+		return false;
+	xksm_scan.rmap_list = &rmap_item->rmap_list;
+	return true;
 }
 
 static bool xksm_keep_zero(struct xksm_rmap_item *rmap_item, void *arg)
@@ -480,9 +482,7 @@ static struct xksm_rmap_item *xksm_scan_result(struct xksm_mm_slot *slot,
 		 */
 		struct xksm_stable_node *stable_node;
 
-		rmap_item = xksm_find_rmap_item(slot, xksm_scan.rmap_list, r->addr);
-		if (rmap_item && xksm_keep_stable(rmap_item, r->page)) {
-			xksm_scan.rmap_list = &rmap_item->rmap_list;
+		if (xksm_keep_rmap_item(slot, r->addr, xksm_keep_stable, r->page)) {
 			folio_put(r->folio);
 			return NULL;
 		}
