@@ -26,9 +26,11 @@
 #include <linux/ksm.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/pid.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/sched/cputime.h>
+#include <linux/sched/mm.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 #include <asm/tlbflush.h>
@@ -58,11 +60,15 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
  *	ksm_enable_merge_any() (prctl(PR_SET_MEMORY_MERGE), 6.4).
  * XKSM_HAVE_FOLIO_SWAP: a swapcache folio's entry is folio->swap, not
  *	folio_swap_entry() (6.6).
+ * XKSM_HAVE_MADVISE_SELF_NO_NICE: process_madvise() on a pidfd of the
+ *	caller's own process needs no CAP_SYS_NICE (so on Debian's 6.12, not
+ *	on its 6.1); xksm's XKSM_PIDFD does as process_madvise() does.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
 #define XKSM_HAVE_KSM_MERGE_ANY	1
 #define XKSM_HAVE_FOLIO_SWAP	1
+#define XKSM_HAVE_MADVISE_SELF_NO_NICE	1
 #endif
 
 #include "kernel_api.h"
@@ -409,6 +415,19 @@ static inline bool xksm_pte_is_swap_of(pte_t pte, struct folio *folio)
 	return entry.val == folio->swap.val;
 #else
 	return entry.val == folio_swap_entry(folio).val;
+#endif
+}
+
+/*
+ * Does acting on @mm through a pidfd need CAP_SYS_NICE, as
+ * process_madvise() requires on this kernel?
+ */
+static inline bool xksm_pidfd_needs_nice(struct mm_struct *mm)
+{
+#ifdef XKSM_HAVE_MADVISE_SELF_NO_NICE
+	return mm != current->mm;
+#else
+	return true;
 #endif
 }
 

@@ -485,11 +485,12 @@ static int mm_slots_show(struct seq_file *m, void *v)
 	lockdep_assert_held(&xksm_thread_mutex);
 	seq_printf(m, "mm_slot %p", slot);
 	show_mm_owner(m, slot->mm);
-	seq_printf(m, " exited %d merge_any %d merging_pages %lu rmap_items %lu zero_pages %lu profit %ld\n",
+	seq_printf(m, " exited %d merge_any %d merging_pages %lu rmap_items %lu zero_pages %lu profit %ld domain %llu\n",
 		   xksm_test_exit(slot->mm), READ_ONCE(slot->merge_any),
 		   slot->merging_pages, slot->rmap_items, slot->zero_pages,
 		   xksm_profit(slot->merging_pages, slot->zero_pages,
-			       slot->rmap_items));
+			       slot->rmap_items),
+		   xksm_domain(&slot->ident));
 	return show_mm_slot_ranges(m, slot);
 }
 

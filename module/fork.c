@@ -50,6 +50,7 @@ static struct tracepoint *xksm_fork_tp;
 static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 {
 	struct xksm_range_copy *ranges = NULL;
+	struct xksm_identity ident = {};
 	struct xksm_mm_slot *slot;
 	unsigned int nr = 0, max = 0;
 	bool merge_any = false;
@@ -67,6 +68,8 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 		MA_STATE(mas, &slot->ranges, 0, 0);
 
 		merge_any = slot->merge_any;
+		/* The child's memory merges where its parent's did. */
+		ident = slot->ident;
 		rcu_read_lock();
 		mas_for_each(&mas, entry, ULONG_MAX)
 			max++;
@@ -96,7 +99,7 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 		return;
 	}
 	if (mmget_not_zero(child)) {
-		if (xksm_inherit(child, merge_any, ranges, nr))
+		if (xksm_inherit(child, merge_any, &ident, ranges, nr))
 			atomic_long_inc(&xksm_fork_lost);
 		mmput(child);
 	}

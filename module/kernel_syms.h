@@ -64,6 +64,10 @@ XKSM_FUNC(folio_get_anon_vma)
 XKSM_FUNC(anon_vma_interval_tree_iter_first)
 XKSM_FUNC(anon_vma_interval_tree_iter_next)
 
+/* Another process's memory through a pidfd, as process_madvise() (dev.c). */
+XKSM_FUNC(pidfd_get_task)
+XKSM_FUNC(mm_access)
+
 /* The parent of /sys/kernel/mm/xksm (not exported on 6.12). */
 XKSM_VAR(struct kobject *, mm_kobj)
 

@@ -372,19 +372,21 @@ out_unlock:
 }
 
 /*
- * An empty page (@key is the zero page's): merge it with the zero page, if
- * use_zero_pages.  Returns 0 if merged, 1 if there is nothing to do (the
- * address is no longer mergeable), -EFAULT if it could not be merged.
+ * An empty page (@hash, its unsalted key, is the zero page's): merge it
+ * with the zero page, if use_zero_pages, and merge domains let every
+ * domain share it (domain.c).  Returns 0 if merged, 1 if there is nothing
+ * to do (the address is no longer mergeable), -EFAULT if it could not be
+ * merged.
  */
 static int try_to_merge_with_zero_page(struct xksm_rmap_item *rmap_item,
-				       struct page *page, u64 key)
+				       struct page *page, u64 hash)
 {
 	struct mm_struct *mm = rmap_item->mm;
 	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct vm_area_struct *vma;
 	int err = -EFAULT;
 
-	if (!xksm_use_zero_pages || key != xksm_zero_key)
+	if (hash != xksm_zero_key || !xksm_zero_page_allowed())
 		return err;
 
 	mmap_read_lock(mm);
@@ -548,13 +550,15 @@ out:
  * xksm_cmp_and_merge_page - the heart of a scan step
  * @page: the page at the rmap_item's address (a reference held)
  * @rmap_item: its rmap_item
+ * @salt: the salt of its mm's merge domain (domain.c), mixed into its key
  *
  * First see if the page can be merged into the stable tree; if not, compare
  * its checksum to the last one and, if it is unchanged, see if it can be
  * inserted into the unstable tree, or merged with a page already there and
  * both moved to the stable tree.
  */
-void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item)
+void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item,
+			     u64 salt)
 {
 	struct xksm_rmap_item *tree_rmap_item;
 	bool max_page_sharing_bypass = false;
@@ -579,9 +583,13 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		/* A KSM fork may go over the sharing limit without warnings. */
 		if (!xksm_is_page_sharing_candidate(stable_node))
 			max_page_sharing_bypass = true;
-		/* Only a node to re-place searches the tree, by its key. */
+		/*
+		 * Only a node to re-place searches the tree, by its key:
+		 * every mm mapping a KSM page is in the domain it was
+		 * merged in (domain.c), so this one's salt is the node's.
+		 */
 		if (stable_node->head == &xksm_migrate_nodes)
-			key = xksm_page_key(page);
+			key = xksm_page_key(page) ^ salt;
 	} else {
 		xksm_remove_rmap_item_from_tree(rmap_item);
 
@@ -604,14 +612,14 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		 * pass, as mainline's 32-bit checksum.
 		 */
 		t = xksm_prof_begin();
-		key = xksm_page_key(page);
+		key = xksm_page_key(page) ^ salt;
 		xksm_prof_end(XKSM_PH_HASH, t);
 		if (rmap_item->oldchecksum != (u32)key) {
 			rmap_item->oldchecksum = key;
 			return;
 		}
 
-		if (try_to_merge_with_zero_page(rmap_item, page, key) >= 0)
+		if (try_to_merge_with_zero_page(rmap_item, page, key ^ salt) >= 0)
 			return;
 	}
 

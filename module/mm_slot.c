@@ -213,12 +213,14 @@ unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot)
 }
 
 /*
- * The slot of @mm, created if need be; mmap_lock held for write.  A new
- * slot goes just behind the scan cursor, as mainline's __ksm_enter() does:
- * the memory gets a moment to settle before xksmd reaches it, and a fork
- * followed at once by exec costs no scanning.
+ * The slot of @mm, created if need be, with the identity @ident if new;
+ * mmap_lock held for write.  A new slot goes just behind the scan cursor,
+ * as mainline's __ksm_enter() does: the memory gets a moment to settle
+ * before xksmd reaches it, and a fork followed at once by exec costs no
+ * scanning.
  */
-static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
+static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm,
+				       const struct xksm_identity *ident)
 {
 	struct xksm_mm_slot *slot, *new;
 
@@ -232,6 +234,7 @@ static struct xksm_mm_slot *xksm_enter(struct mm_struct *mm)
 		return NULL;
 	atomic_long_inc(&xksm_mm_slots);
 	new->mm = mm;
+	new->ident = *ident;
 	mt_init(&new->ranges);
 	mmgrab(mm);
 
@@ -307,24 +310,63 @@ static int xksm_set_ranges(struct mm_struct *mm, struct xksm_mm_slot *slot,
 	return hole ? -ENOMEM : 0;
 }
 
-int xksm_register(struct mm_struct *mm, unsigned long start, unsigned long end)
+static int xksm_rehome(struct mm_struct *mm, const struct xksm_identity *ident);
+
+/*
+ * The slot of @mm for a registration by @who, created if need be, with
+ * the mmap_lock held for write; NULL with it dropped and *@errp set.  A
+ * registration takes the identity afresh (the domain id only if @set_id:
+ * else the mm keeps its own); if that moves the mm to another domain, it
+ * is rehomed first, and we start again.
+ */
+static struct xksm_mm_slot *xksm_enter_as(struct mm_struct *mm,
+					  const struct xksm_identity *who,
+					  bool set_id, int *errp)
+{
+	struct xksm_identity identity = *who, *ident = &identity;
+	struct xksm_mm_slot *slot;
+	int err;
+
+	for (;;) {
+		if (mmap_write_lock_killable(mm)) {
+			*errp = -EINTR;
+			return NULL;
+		}
+		err = -ESRCH;
+		if (xksm_test_exit(mm))
+			break;
+		err = -ENOMEM;
+		slot = xksm_enter(mm, ident);
+		if (!slot)
+			break;
+		if (!set_id)
+			ident->id = slot->ident.id;
+		if (!xksm_domain_differs(&slot->ident, ident)) {
+			slot->ident = *ident;
+			return slot;
+		}
+		mmap_write_unlock(mm);
+		err = xksm_rehome(mm, ident);
+		if (err) {
+			*errp = err;
+			return NULL;
+		}
+	}
+	mmap_write_unlock(mm);
+	*errp = err;
+	return NULL;
+}
+
+int xksm_register(struct mm_struct *mm, const struct xksm_identity *ident,
+		  bool set_id, unsigned long start, unsigned long end)
 {
 	struct xksm_mm_slot *slot;
 	int err;
 
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
-	if (xksm_test_exit(mm)) {
-		err = -ESRCH;
-		goto out;
-	}
-	slot = xksm_enter(mm);
-	if (!slot) {
-		err = -ENOMEM;
-		goto out;
-	}
+	slot = xksm_enter_as(mm, ident, set_id, &err);
+	if (!slot)
+		return err;
 	err = xksm_set_ranges(mm, slot, start, end, XKSM_RANGE_ON);
-out:
 	mmap_write_unlock(mm);
 	return err;
 }
@@ -356,15 +398,17 @@ static int xksm_unmerge_mm_range(struct mm_struct *mm, struct xksm_mm_slot *slot
 }
 
 /*
- * Nothing of @mm is registered or kept any more: unmerge the KSM pages
- * left outside the ranges just unregistered too, before xksmd forgets the
- * mm and nothing would find them again: pages that mremap() moved out of
- * the ranges where they were merged (xksmd gives them routes when it
- * passes, xksm_adopt_ksm_page(), but may not have passed yet).  Only in
- * vmas xksm may merge: the kernel's KSM keeps its pages in the others.
- * Locks as xksm_unmerge_mm_range().
+ * Unmerge every page xksm merged anywhere in @mm, and forget its
+ * rmap_items: when its last range is unregistered, the KSM pages left
+ * outside the ranges too, before xksmd forgets the mm and nothing would
+ * find them again: pages that mremap() moved out of the ranges where they
+ * were merged (xksmd gives them routes when it passes,
+ * xksm_adopt_ksm_page(), but may not have passed yet); and when the mm
+ * moves to another merge domain (xksm_rehome()).  Only in vmas xksm may
+ * merge: the kernel's KSM keeps its pages in the others.  Locks as
+ * xksm_unmerge_mm_range().
  */
-static int xksm_unmerge_moved(struct mm_struct *mm, struct xksm_mm_slot *slot)
+static int xksm_unmerge_mm(struct mm_struct *mm, struct xksm_mm_slot *slot)
 {
 	struct vm_area_struct *vma;
 	int err = 0;
@@ -433,7 +477,7 @@ int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end
 	if (!keep_merged) {
 		err = xksm_unmerge_mm_range(mm, slot, start, end);
 		if (!err && !slot->merge_any && !xksm_slot_has_ranges(slot))
-			err = xksm_unmerge_moved(mm, slot);
+			err = xksm_unmerge_mm(mm, slot);
 	}
 	mmap_read_unlock(mm);
 	if (err) {
@@ -451,27 +495,69 @@ int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end
 	return err ?: hole_err;
 }
 
-int xksm_set_merge_any(struct mm_struct *mm, bool enable)
+/*
+ * Move @mm to the domain of @ident (domain.c).  Every page of it merged in
+ * the old domain is unmerged first, as those were merged with pages the
+ * new domain must not share; xksm_thread_mutex keeps xksmd from merging
+ * more meanwhile.  If some cannot be unmerged, the old identity stays,
+ * with them, and the error is returned.
+ */
+static int xksm_rehome(struct mm_struct *mm, const struct xksm_identity *ident)
+{
+	struct xksm_identity old;
+	struct xksm_mm_slot *slot;
+	int err;
+
+	err = xksm_lock_for_unmerge(mm);
+	if (err)
+		return err;
+	slot = xksm_get_mm_slot(mm);
+	if (!slot || !xksm_domain_differs(&slot->ident, ident)) {
+		/* Rehomed already, by a racing registration. */
+		mmap_write_unlock(mm);
+		mutex_unlock(&xksm_thread_mutex);
+		return 0;
+	}
+	old = slot->ident;
+	slot->ident = *ident;
+	mmap_write_downgrade(mm);
+	err = xksm_unmerge_mm(mm, slot);
+	mmap_read_unlock(mm);
+	if (err) {
+		mmap_write_lock(mm);
+		slot->ident = old;
+		mmap_write_unlock(mm);
+	}
+	mutex_unlock(&xksm_thread_mutex);
+	return err;
+}
+
+/* Merge-any on, as prctl(PR_SET_MEMORY_MERGE, 1), by @ident. */
+int xksm_set_merge_any(struct mm_struct *mm, const struct xksm_identity *ident,
+		       bool set_id)
 {
 	struct xksm_mm_slot *slot;
-	int err = 0;
+	int err;
 
-	if (enable) {
-		if (mmap_write_lock_killable(mm))
-			return -EINTR;
-		slot = xksm_test_exit(mm) ? NULL : xksm_enter(mm);
-		if (!slot) {
-			err = xksm_test_exit(mm) ? -ESRCH : -ENOMEM;
-		} else if (!slot->merge_any) {
-			/* As prctl(PR_SET_MEMORY_MERGE): everything, afresh. */
-			mtree_destroy(&slot->ranges);
-			mt_init(&slot->ranges);
-			slot->merge_any = true;
-			xksm_wake_xksmd();
-		}
-		mmap_write_unlock(mm);
+	slot = xksm_enter_as(mm, ident, set_id, &err);
+	if (!slot)
 		return err;
+	if (!slot->merge_any) {
+		/* As prctl(PR_SET_MEMORY_MERGE): everything, afresh. */
+		mtree_destroy(&slot->ranges);
+		mt_init(&slot->ranges);
+		slot->merge_any = true;
+		xksm_wake_xksmd();
 	}
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+/* Merge-any off, unmerging everything it merged. */
+int xksm_clear_merge_any(struct mm_struct *mm)
+{
+	struct xksm_mm_slot *slot;
+	int err;
 
 	err = xksm_lock_for_unmerge(mm);
 	if (err)
@@ -503,6 +589,7 @@ int xksm_set_merge_any(struct mm_struct *mm, bool enable)
  * the ranges, states and all.
  */
 int xksm_inherit(struct mm_struct *mm, bool merge_any,
+		 const struct xksm_identity *ident,
 		 const struct xksm_range_copy *ranges, unsigned int nr)
 {
 	struct xksm_mm_slot *slot;
@@ -512,7 +599,7 @@ int xksm_inherit(struct mm_struct *mm, bool merge_any,
 	mmap_write_lock(mm);
 	if (xksm_test_exit(mm))
 		goto out;
-	slot = xksm_enter(mm);
+	slot = xksm_enter(mm, ident);
 	if (!slot) {
 		err = -ENOMEM;
 		goto out;
@@ -527,7 +614,8 @@ out:
 	return err;
 }
 
-bool xksm_get_merge_any(struct mm_struct *mm)
+/* Is merge-any on for @mm?  And its domain id (0 if not registered). */
+bool xksm_get_merge_any(struct mm_struct *mm, u32 *id)
 {
 	struct xksm_mm_slot *slot;
 	bool on;
@@ -535,6 +623,7 @@ bool xksm_get_merge_any(struct mm_struct *mm)
 	spin_lock(&xksm_mmlist_lock);
 	slot = xksm_get_mm_slot_locked(mm);
 	on = slot && slot->merge_any;
+	*id = slot ? slot->ident.id : 0;
 	spin_unlock(&xksm_mmlist_lock);
 	return on;
 }
@@ -575,6 +664,7 @@ int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats)
 		stats->merge_any = slot->merge_any;
 		stats->registered_bytes = xksm_registered_bytes(slot);
 		stats->mergeable = stats->merge_any || stats->registered_bytes;
+		stats->domain = xksm_domain(&slot->ident);
 	}
 	mmap_read_unlock(mm);
 	mutex_unlock(&xksm_thread_mutex);

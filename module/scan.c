@@ -404,6 +404,7 @@ static struct xksm_walk_result xksm_scan_results[XKSM_SCAN_ROOM];
 struct xksm_scan_page {
 	struct xksm_rmap_item *rmap_item;
 	struct page *page;		/* a reference held */
+	u64 salt;			/* of its mm's merge domain */
 	bool adopt;			/* a KSM page outside registrations */
 };
 
@@ -542,6 +543,7 @@ static unsigned int xksm_scan_next_pages(struct xksm_scan_page *pages,
 	struct mm_struct *mm;
 	unsigned int n = 0, taken;
 	bool thp = false;
+	u64 salt;
 
 	*pass_end = false;
 	if (list_empty(&xksm_mm_head.mm_node))
@@ -564,6 +566,8 @@ next_mm:
 	mmap_read_lock(mm);
 	if (xksm_test_exit(mm))
 		goto no_vmas;
+	/* The identity changes under the mmap_lock for write (mm_slot.c). */
+	salt = xksm_domain_salt(&slot->ident);
 
 	for_each_vma(vmi, vma) {
 		if (!xksm_vma_compatible(vma))
@@ -608,6 +612,7 @@ next_mm:
 					continue;
 				pages[n].rmap_item = rmap_item;
 				pages[n].page = r->page;
+				pages[n].salt = salt;
 				n++;
 				thp = folio_test_large(r->folio);
 			}
@@ -689,7 +694,8 @@ static void xksm_do_scan(unsigned int scan_npages)
 						    pages[i].rmap_item);
 			else
 				xksm_cmp_and_merge_page(pages[i].page,
-							pages[i].rmap_item);
+							pages[i].rmap_item,
+							pages[i].salt);
 			put_page(pages[i].page);
 			xksm_pages_scanned++;
 			cond_resched();
@@ -836,20 +842,18 @@ error:
 }
 
 /*
- * merge_across_nodes: switch between one tree and one per NUMA node.  Only
- * with nothing merged (-EBUSY otherwise, as mainline: run=2 first).  The
- * old trees go completely: pages still merged only through deferred routes
- * are broken, and a node whose page is no longer mapped (but still held,
- * by the swapcache or a pin) is cleared from its page.  xksm_thread_mutex
- * held.
+ * Before a knob changes what the stable tree means (merge_across_nodes,
+ * merge_scope): only with nothing merged (-EBUSY otherwise, as mainline's
+ * merge_across_nodes: run=2 first).  The old tree goes completely: pages
+ * still merged only through deferred routes are broken, and a node whose
+ * page is no longer mapped (but still held, by the swapcache or a pin) is
+ * cleared from its page.  xksm_thread_mutex held.
  */
-int xksm_set_merge_across_nodes(bool across)
+int xksm_clear_stable_tree(void)
 {
 	int err;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	if (xksm_merge_across_nodes == across)
-		return 0;
 	if (xksm_pages_shared)
 		return -EBUSY;
 	err = xksm_break_deferred();
@@ -858,6 +862,20 @@ int xksm_set_merge_across_nodes(bool across)
 	if (xksm_remove_all_stable_nodes())
 		return -EBUSY;
 	xksm_reap_deferred();
+	return 0;
+}
+
+/* merge_across_nodes: switch between one tree and one per NUMA node. */
+int xksm_set_merge_across_nodes(bool across)
+{
+	int err;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	if (xksm_merge_across_nodes == across)
+		return 0;
+	err = xksm_clear_stable_tree();
+	if (err)
+		return err;
 	xksm_merge_across_nodes = across;
 	xksm_nr_node_ids = across ? 1 : nr_node_ids;
 	return 0;

@@ -4,7 +4,9 @@
  *
  * The same files as mainline 6.12's /sys/kernel/mm/ksm/, with the same
  * names, semantics, defaults and accepted ranges, so that tools written for
- * KSM work when pointed here (see Documentation/admin-guide/mm/ksm.rst).
+ * KSM work when pointed here (see Documentation/admin-guide/mm/ksm.rst);
+ * and xksm's own: deferred_rmap_items, merge_scope and
+ * zero_pages_across_domains.
  * The counters are read without locks, as mainline's: each is one word.
  *
  * mm_kobj, the parent directory, is not exported on every kernel:
@@ -392,6 +394,67 @@ static ssize_t advisor_mode_store(struct kobject *kobj,
 }
 XKSM_ATTR(advisor_mode);
 
+/*
+ * merge_scope: which pages may merge with which (domain.c).  Shown as
+ * advisor_mode is, the current one in brackets: "[all] uid memcg id".
+ */
+static ssize_t merge_scope_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	unsigned int scope = READ_ONCE(xksm_merge_scope), i;
+	int len = 0;
+
+	for (i = 0; i < XKSM_NR_SCOPES; i++)
+		len += sysfs_emit_at(buf, len, i == scope ? "%s[%s]" : "%s%s",
+				     i ? " " : "", xksm_scope_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t merge_scope_store(struct kobject *kobj,
+				 struct kobj_attribute *attr, const char *buf,
+				 size_t count)
+{
+	int scope, err;
+
+	scope = sysfs_match_string(xksm_scope_names, buf);
+	if (scope < 0)
+		return -EINVAL;
+
+	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
+	err = xksm_set_domains(scope, xksm_zero_pages_across_domains);
+	mutex_unlock(&xksm_thread_mutex);
+	return err ? err : count;
+}
+XKSM_ATTR(merge_scope);
+
+/* zero_pages_across_domains: may domains share the zero page? (domain.c) */
+static ssize_t zero_pages_across_domains_show(struct kobject *kobj,
+					      struct kobj_attribute *attr,
+					      char *buf)
+{
+	return sysfs_emit(buf, "%u\n", xksm_zero_pages_across_domains);
+}
+
+static ssize_t zero_pages_across_domains_store(struct kobject *kobj,
+					       struct kobj_attribute *attr,
+					       const char *buf, size_t count)
+{
+	unsigned int value;
+	int err;
+
+	err = kstrtouint(buf, 10, &value);
+	if (err || value > 1)
+		return -EINVAL;
+
+	mutex_lock(&xksm_thread_mutex);
+	xksm_wait_while_offlining();
+	err = xksm_set_domains(xksm_merge_scope, value);
+	mutex_unlock(&xksm_thread_mutex);
+	return err ? err : count;
+}
+XKSM_ATTR(zero_pages_across_domains);
+
 static ssize_t advisor_max_cpu_show(struct kobject *kobj,
 				    struct kobj_attribute *attr, char *buf)
 {
@@ -512,6 +575,8 @@ static struct attribute *xksm_attrs[] = {
 	&advisor_min_pages_to_scan_attr.attr,
 	&advisor_max_pages_to_scan_attr.attr,
 	&advisor_target_scan_time_attr.attr,
+	&merge_scope_attr.attr,
+	&zero_pages_across_domains_attr.attr,
 	NULL,
 };
 

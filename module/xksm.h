@@ -41,6 +41,7 @@
  *   dev.c		/dev/xksm and its ioctls (include/uapi/linux/xksm.h)
  *   stat_file.c	files that read as /proc/<pid>/ksm_stat of one mm
  *   mm_slot.c		registered mms and their registered ranges
+ *   domain.c		merge domains: whose pages may merge with whose
  *   scan.c		xksmd: the scanner thread and its cursor
  *   rmap_item.c	rmap_items: allocation, the per-mm lists, removal
  *   stable_tree.c	stable nodes, chains and dups, the stable tree
@@ -216,6 +217,20 @@ struct xksm_rmap_item {
 #define XKSM_COVERED_FLAG	0x800	/* stable, on the node's covered list */
 
 /**
+ * struct xksm_identity - whose memory an mm is, for merge domains
+ * @memcg: id of the memory cgroup of the process that registered it
+ * @uid: its effective uid, in the initial user namespace
+ * @id: the domain id given with XKSM_SET_DOMAIN, else 0
+ *
+ * Taken at registration (domain.c); the current merge_scope picks one.
+ */
+struct xksm_identity {
+	u64 memcg;
+	u32 uid;
+	u32 id;
+};
+
+/**
  * struct xksm_mm_slot - an mm registered with xksm
  * @hash: link in xksm_mm_slots_hash, under xksm_mmlist_lock
  * @mm_node: link in the scan list (xksm_mm_head), under xksm_mmlist_lock
@@ -227,6 +242,8 @@ struct xksm_rmap_item {
  *	read under it (the tree has its own lock too)
  * @merge_any: all private anonymous memory of the mm is registered; as
  *	@ranges
+ * @ident: whose memory this is (domain.c); as @ranges, and changed to
+ *	another domain only under xksm_thread_mutex too (xksm_rehome())
  * @merging_pages: pages of this mm that share a KSM page
  * @rmap_items: rmap_items of this mm
  * @zero_pages: pages of this mm merged with the zero page
@@ -247,6 +264,7 @@ struct xksm_mm_slot {
 	struct xksm_rmap_item *rmap_list;
 	struct maple_tree ranges;
 	bool merge_any;
+	struct xksm_identity ident;
 	unsigned long merging_pages;
 	unsigned long rmap_items;
 	unsigned long zero_pages;
@@ -301,6 +319,7 @@ void xksm_scan_exit(void);
 void xksm_wake_xksmd(void);
 void xksm_sleep_changed(void);
 int xksm_unmerge_all(void);
+int xksm_clear_stable_tree(void);
 int xksm_set_merge_across_nodes(bool across);
 
 /* --- mm_slot.c --------------------------------------------------------- */
@@ -320,11 +339,14 @@ bool xksm_addr_kept(struct xksm_mm_slot *slot, unsigned long addr);
 struct vm_area_struct *xksm_find_mergeable_vma(struct mm_struct *mm,
 					       unsigned long addr);
 bool xksm_slot_has_ranges(struct xksm_mm_slot *slot);
-int xksm_register(struct mm_struct *mm, unsigned long start, unsigned long end);
+int xksm_register(struct mm_struct *mm, const struct xksm_identity *ident,
+		  bool set_id, unsigned long start, unsigned long end);
 int xksm_unregister(struct mm_struct *mm, unsigned long start, unsigned long end,
 		    bool keep_merged);
-int xksm_set_merge_any(struct mm_struct *mm, bool enable);
-bool xksm_get_merge_any(struct mm_struct *mm);
+int xksm_set_merge_any(struct mm_struct *mm, const struct xksm_identity *ident,
+		       bool set_id);
+int xksm_clear_merge_any(struct mm_struct *mm);
+bool xksm_get_merge_any(struct mm_struct *mm, u32 *id);
 unsigned long xksm_registered_bytes(struct xksm_mm_slot *slot);
 struct xksm_stats;
 int xksm_mm_stats(struct mm_struct *mm, struct xksm_stats *stats);
@@ -341,7 +363,28 @@ struct xksm_range_copy {
 };
 
 int xksm_inherit(struct mm_struct *mm, bool merge_any,
+		 const struct xksm_identity *ident,
 		 const struct xksm_range_copy *ranges, unsigned int nr);
+
+/* --- domain.c ---------------------------------------------------------- */
+enum {
+	XKSM_SCOPE_ALL,
+	XKSM_SCOPE_UID,
+	XKSM_SCOPE_MEMCG,
+	XKSM_SCOPE_ID,
+	XKSM_NR_SCOPES
+};
+
+extern unsigned int xksm_merge_scope;
+extern bool xksm_zero_pages_across_domains;
+extern const char *const xksm_scope_names[XKSM_NR_SCOPES];
+void xksm_identity_of(struct task_struct *task, struct xksm_identity *ident);
+u64 xksm_domain(const struct xksm_identity *ident);
+u64 xksm_domain_salt(const struct xksm_identity *ident);
+bool xksm_domain_differs(const struct xksm_identity *old,
+			 const struct xksm_identity *ident);
+bool xksm_zero_page_allowed(void);
+int xksm_set_domains(unsigned int scope, bool zero_across);
 
 /* --- rmap_item.c ------------------------------------------------------- */
 extern unsigned long xksm_rmap_items;
@@ -429,7 +472,8 @@ static inline int xksm_key_cmp(u64 a, u64 b)
 extern bool xksm_use_zero_pages;
 extern atomic_long_t xksm_zero_pages;
 struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item);
-void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item);
+void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item,
+			     u64 salt);
 void xksm_adopt_ksm_page(struct page *page, struct xksm_rmap_item *rmap_item);
 void xksm_break_cow(struct xksm_rmap_item *rmap_item);
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too);

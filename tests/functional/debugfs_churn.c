@@ -207,7 +207,7 @@ static const char * const unstable_tree_lines[] = {
 	"pages_unshared %u", "seqnr %u", "tree %u nodes %u", NULL
 };
 static const char * const mm_slots_lines[] = {
-	"mm_slot %p pid %U comm %w exited %b merge_any %b merging_pages %u rmap_items %u zero_pages %u profit %d",
+	"mm_slot %p pid %U comm %w exited %b merge_any %b merging_pages %u rmap_items %u zero_pages %u profit %d domain %u",
 	"  range %r %R",
 	NULL
 };

@@ -40,13 +40,18 @@
  * XKSM_FEATURE_STATS		XKSM_IOC_STATS
  * XKSM_FEATURE_KEEP_MERGED	the XKSM_KEEP_MERGED flag of XKSM_IOC_UNMERGEABLE
  * XKSM_FEATURE_STAT_FD		XKSM_IOC_STAT_FD
+ * XKSM_FEATURE_DOMAIN		merge domains: the XKSM_SET_DOMAIN flag, and
+ *				the merge_scope knob (see "Merge domains")
+ * XKSM_FEATURE_PIDFD		the XKSM_PIDFD flag: another process's memory
  */
 #define XKSM_FEATURE_MERGE		(1ULL << 0)
 #define XKSM_FEATURE_MERGE_ANY		(1ULL << 1)
 #define XKSM_FEATURE_STATS		(1ULL << 2)
 #define XKSM_FEATURE_KEEP_MERGED	(1ULL << 3)
 #define XKSM_FEATURE_STAT_FD		(1ULL << 4)
-#define XKSM_FEATURES_KNOWN		((1ULL << 5) - 1)
+#define XKSM_FEATURE_DOMAIN		(1ULL << 5)
+#define XKSM_FEATURE_PIDFD		(1ULL << 6)
+#define XKSM_FEATURES_KNOWN		((1ULL << 7) - 1)
 
 /**
  * struct xksm_api - the handshake
@@ -72,20 +77,55 @@ struct xksm_api {
 
 #define XKSM_IOC_API		_IOWR(XKSM_IOC_MAGIC, 0x00, struct xksm_api)
 
+/*
+ * Merge domains.  Merging identical pages of different tenants lets one
+ * learn about the other's memory by timing its own writes (a write to a
+ * merged page faults to copy it), and lets it share a physical page with
+ * them (Dedup Est Machina, Flip Feng Shui, VUsion).  The knob
+ * /sys/kernel/mm/xksm/merge_scope confines merging to a domain:
+ *
+ *   all	every registered page may merge with every other (the
+ *		default, and the kernel's KSM's behaviour)
+ *   uid	per user: the effective uid of the process
+ *   memcg	per memory cgroup: the cgroup whose memory controller the
+ *		process is in (cgroup v2, or v1's memory hierarchy)
+ *   id		per explicit domain id, given with XKSM_SET_DOMAIN; processes
+ *		that gave none are in domain 0
+ *
+ * A process's uid, memory cgroup and domain id are taken when its memory
+ * is registered (XKSM_IOC_MERGEABLE, XKSM_IOC_SET_MERGE_ANY; for
+ * XKSM_PIDFD, those of the process named), and a forked child inherits
+ * its parent's; every registration takes them afresh.  When that moves an
+ * mm to another domain under the current scope, every page of it merged
+ * in the old one is unmerged first.  Pages of different domains never
+ * share a physical page: not in either tree, and not through the zero page
+ * (use_zero_pages) unless /sys/kernel/mm/xksm/zero_pages_across_domains
+ * is 1.  merge_scope and zero_pages_across_domains can be changed only
+ * while nothing is merged (EBUSY otherwise: write 2 to run first).
+ */
+
 /**
  * struct xksm_range - a range of the caller's address space
  * @start:	first byte; must be page aligned
  * @len:	length in bytes; rounded up to whole pages, as madvise does;
  *		zero is a no-op that succeeds
- * @flags:	XKSM_MERGEABLE takes none; XKSM_UNMERGEABLE takes
- *		XKSM_KEEP_MERGED
+ * @flags:	XKSM_IOC_MERGEABLE takes XKSM_SET_DOMAIN and XKSM_PIDFD;
+ *		XKSM_IOC_UNMERGEABLE takes XKSM_KEEP_MERGED and XKSM_PIDFD
+ * @domain:	with XKSM_SET_DOMAIN: the mm's merge domain id, 0 to
+ *		0xffffffff; any other than 0 needs CAP_SYS_ADMIN.  Else must
+ *		be zero.
+ * @pidfd:	with XKSM_PIDFD: a pidfd (pidfd_open(2), clone(CLONE_PIDFD))
+ *		of the process whose memory to act on, instead of the
+ *		caller's.  Else must be zero.
  * @reserved:	must be zero
  */
 struct xksm_range {
 	__u64 start;
 	__u64 len;
 	__u64 flags;
-	__u64 reserved[5];
+	__u64 domain;
+	__u64 pidfd;
+	__u64 reserved[3];
 };
 
 /*
@@ -95,6 +135,24 @@ struct xksm_range {
  * range is unregistered again without the flag.
  */
 #define XKSM_KEEP_MERGED	(1ULL << 0)
+
+/*
+ * XKSM_SET_DOMAIN: set the merge domain id of the mm (see "Merge domains")
+ * from @domain; it lasts until changed, and is inherited on fork.
+ */
+#define XKSM_SET_DOMAIN		(1ULL << 1)
+
+/*
+ * XKSM_PIDFD: act on the process that @pidfd refers to.  Allowed when
+ * process_madvise(2) would be: the caller may read the process as
+ * ptrace(PTRACE_MODE_READ_FSCREDS) checks, and has CAP_SYS_NICE (not
+ * needed on a pidfd of the caller itself from 6.12 on, as there).
+ * Errors, besides the command's own:
+ *  EBADF	@pidfd is not an open pidfd
+ *  EPERM	the caller may not act on that process
+ *  ESRCH	the process has exited (or is a zombie, or a kernel thread)
+ */
+#define XKSM_PIDFD		(1ULL << 2)
 
 /*
  * XKSM_IOC_MERGEABLE: let xksm merge the private anonymous memory of the
@@ -110,10 +168,14 @@ struct xksm_range {
  * XKSM_KEEP_MERGED, every page xksm merged there is copied back to a
  * private page before the call returns.
  *
- * Errors (besides those of every command):
+ * Errors (besides those of every command, and of XKSM_PIDFD):
  *  EINVAL	@start not page aligned, @start + @len overflows or lies
  *		beyond the user address space, an unknown flag or a
- *		non-zero reserved field
+ *		non-zero reserved field; @domain above 0xffffffff, or not
+ *		zero without XKSM_SET_DOMAIN; @pidfd not zero without
+ *		XKSM_PIDFD
+ *  EPERM	XKSM_SET_DOMAIN with a @domain other than 0, and the caller
+ *		lacks CAP_SYS_ADMIN
  *  ENOMEM	part of the range is not mapped (the mapped parts are still
  *		done, as madvise does), or memory ran out (registering, or
  *		copying a merged page back when unmerging: the pages not yet
@@ -130,14 +192,23 @@ struct xksm_range {
  *		present and future (as prctl(PR_SET_MEMORY_MERGE)); 0 to stop,
  *		unmerging everything it merged.  XKSM_IOC_GET_MERGE_ANY
  *		writes the current setting here.
+ * @flags:	XKSM_PIDFD (both commands), XKSM_SET_DOMAIN (only to enable)
+ * @domain:	as in struct xksm_range; XKSM_IOC_GET_MERGE_ANY writes the
+ *		mm's domain id here
+ * @pidfd:	as in struct xksm_range
  * @reserved:	must be zero
  *
- * Errors: EINVAL for @enable other than 0 or 1; those of UNMERGEABLE when
- * disabling.
+ * Errors: EINVAL for @enable other than 0 or 1, or XKSM_SET_DOMAIN with
+ * @enable 0;
+ * those of XKSM_IOC_MERGEABLE when enabling, of XKSM_IOC_UNMERGEABLE when
+ * disabling, and of XKSM_PIDFD.
  */
 struct xksm_merge_any {
 	__u64 enable;
-	__u64 reserved[7];
+	__u64 flags;
+	__u64 domain;
+	__u64 pidfd;
+	__u64 reserved[4];
 };
 
 #define XKSM_IOC_SET_MERGE_ANY	_IOW(XKSM_IOC_MAGIC, 0x03, struct xksm_merge_any)
@@ -157,7 +228,15 @@ struct xksm_merge_any {
  * @registered_bytes:	bytes of address space registered with
  *			XKSM_IOC_MERGEABLE (what merge-any covers besides is
  *			not counted: see @merge_any)
+ * @flags:		in: XKSM_PIDFD, or zero
+ * @pidfd:		in: as in struct xksm_range
+ * @domain:		the domain the mm merges in under the current
+ *			merge_scope: 0 under "all", the uid, the memory
+ *			cgroup's id (the inode number of its directory in
+ *			the cgroup file system), or the domain id
  * @reserved:		zero on return; must be zero on input
+ *
+ * Errors: EINVAL, and those of XKSM_PIDFD.
  */
 struct xksm_stats {
 	__u64 merging_pages;
@@ -167,7 +246,10 @@ struct xksm_stats {
 	__u64 merge_any;
 	__u64 mergeable;
 	__u64 registered_bytes;
-	__u64 reserved[9];
+	__u64 flags;
+	__u64 pidfd;
+	__u64 domain;
+	__u64 reserved[6];
 };
 
 #define XKSM_IOC_STATS		_IOWR(XKSM_IOC_MAGIC, 0x05, struct xksm_stats)
