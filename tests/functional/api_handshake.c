@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The XKSM_IOC_API handshake: a program built for this ABI gets the module's
- * version and only known feature bits; anything else gets EINVAL and its
- * argument back untouched.  /dev/xksm is usable by an unprivileged user.
+ * version and every feature bit this header knows (XKSM_FEATURES_KNOWN:
+ * MERGE ... STAT_FD, DOMAIN, PIDFD), no other; anything else gets EINVAL
+ * and its argument back untouched.  /dev/xksm is usable by an unprivileged
+ * user.
  */
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -68,6 +70,10 @@ int main(void)
 	check(!(api.features & ~XKSM_FEATURES_KNOWN),
 	      "only known feature bits are set (features %#llx)",
 	      (unsigned long long)api.features);
+	/* The module is built with this header: it has every feature it names. */
+	check(api.features == XKSM_FEATURES_KNOWN,
+	      "every feature of this header is reported (features %#llx, header %#llx)",
+	      (unsigned long long)api.features, (unsigned long long)XKSM_FEATURES_KNOWN);
 	for (i = 0; i < 5; i++)
 		if (api.reserved[i])
 			break;

@@ -7,28 +7,38 @@
  *    test knows no range for fails) gets the same table of inputs: empty,
  *    "\n", "abc", "-1", "1x", blanks, hex, 2^31, 2^32, 2^63, 2^64 - 1 and
  *    2^64, each end of the knob's range and one past it, 5000-byte strings,
- *    the words of the boolean and advisor_mode knobs.  What the kernel's
- *    kstrto*() or sysfs_streq() make of an input, and the range of the
- *    knob's value (mainline KSM's; advisor_max_cpu is an unsigned int),
+ *    the words of the boolean and advisor_mode knobs, and for a knob of
+ *    words (advisor_mode, merge_scope) each of its words as is, with
+ *    newlines, blanks, brackets, in capitals, cut short or lengthened.
+ *    What the kernel's kstrto*() or sysfs_streq() make of an input, and
+ *    the range of the knob's value (mainline KSM's; advisor_max_cpu is an
+ *    unsigned int; zero_pages_across_domains 0 or 1, anything else EINVAL),
  *    say whether it must be accepted: then the write returns its length and
- *    the knob reads back exactly that value (the original is written back
- *    at once); else the write fails with EINVAL or ERANGE (E2BIG for what
+ *    the knob reads back exactly that value (a knob of words: all its
+ *    words, the one written in brackets; the original is written back at
+ *    once); else the write fails with EINVAL or ERANGE (E2BIG for what
  *    kernfs finds too long) and the knob reads what it read before.  The
  *    boolean knobs accept what kstrtobool() does ("1x", "none": noted, as
  *    for mainline).  Read-only files refuse to open for writing, uid 65534
  *    cannot open the knobs for writing, pages_to_scan is refused while the
  *    advisor runs.  The same table runs on the kernel's /sys/kernel/mm/ksm
- *    and every difference is printed ("# differs from ..."), not failed.
- * 2. Two identical registered ranges (and zero-filled pages) are merged and
- *    scanned while one thread per knob writes random valid and invalid
- *    values to run (0/1/2), pages_to_scan, sleep_millisecs,
- *    max_page_sharing, merge_across_nodes and use_zero_pages, checking what
- *    each write returns and what the knob reads next (the thread is the
- *    only writer of valid values to its knob), two threads write only
- *    invalid values to every knob, and one rewrites pages with their own
- *    content (CoW breaks).  Afterwards every knob reads a valid value, the
- *    knobs only written with invalid values are unchanged, the data is
- *    intact, run=1 merges the ranges again and run=2 unmerges everything.
+ *    and every difference is printed ("# differs from ..."), not failed
+ *    (a knob only one of them has is left out).
+ * 2. Two identical registered ranges (and zero-filled pages) are merged:
+ *    then changing a knob that needs nothing merged (max_page_sharing,
+ *    merge_across_nodes, merge_scope, zero_pages_across_domains) fails with
+ *    EBUSY, the value unchanged, and writing its current value is accepted.
+ *    They are scanned while one thread per knob writes random valid and
+ *    invalid values to run (0/1/2), pages_to_scan, sleep_millisecs,
+ *    max_page_sharing, merge_across_nodes, use_zero_pages, merge_scope and
+ *    zero_pages_across_domains, checking what each write returns (EBUSY
+ *    only for a change of a knob that needs nothing merged) and what the
+ *    knob reads next (the thread is the only writer of valid values to its
+ *    knob), two threads write only invalid values to every knob, and one
+ *    rewrites pages with their own content (CoW breaks).  Afterwards
+ *    every knob reads a valid value, the knobs only written with invalid
+ *    values are unchanged, the data is intact, run=1 merges the ranges
+ *    again and run=2 unmerges everything.
  * 3. run cycled 0/1/2 hundreds of times, sleep_millisecs 0, merged pages
  *    present: each write returns within seconds and reads back, the
  *    counters agree (after run=0: pages_sharing >= pages_shared, both within
@@ -71,23 +81,36 @@ struct spec {
 	unsigned long long min, max;	/* KT_INT: both within INT_MIN..INT_MAX */
 	int raw_err;	/* the store returns kstrto*()'s errno (ERANGE) as is */
 	int busy;	/* a change needs nothing merged (EBUSY otherwise) */
+	/*
+	 * KT_ENUM: its words, NULL-terminated.  A write is one of them, as
+	 * sysfs_streq() compares (sysfs_match_string()); it reads all of
+	 * them, separated by blanks, the current one in brackets.
+	 */
+	const char *const *words;
 };
 
+static const char *const advisor_words[] = { "none", "scan-time", NULL };
+static const char *const scope_words[] = { "all", "uid", "memcg", "id", NULL };
+
 static const struct spec specs[] = {
-	{ "run", KT_UINT, 0, 2, 0, 0 },
-	{ "pages_to_scan", KT_UINT, 0, UINT_MAX, 0, 0 },
-	{ "sleep_millisecs", KT_UINT, 0, UINT_MAX, 0, 0 },
-	{ "merge_across_nodes", KT_ULONG, 0, 1, 1, 1 },
-	{ "max_page_sharing", KT_INT, 2, INT_MAX, 1, 1 },
-	{ "use_zero_pages", KT_BOOL, 0, 1, 0, 0 },
-	{ "stable_node_chains_prune_millisecs", KT_UINT, 0, UINT_MAX, 0, 0 },
-	{ "smart_scan", KT_BOOL, 0, 1, 0, 0 },
-	{ "advisor_mode", KT_ENUM, 0, 0, 0, 0 },
+	{ "run", KT_UINT, 0, 2, 0, 0, NULL },
+	{ "pages_to_scan", KT_UINT, 0, UINT_MAX, 0, 0, NULL },
+	{ "sleep_millisecs", KT_UINT, 0, UINT_MAX, 0, 0, NULL },
+	{ "merge_across_nodes", KT_ULONG, 0, 1, 1, 1, NULL },
+	{ "max_page_sharing", KT_INT, 2, INT_MAX, 1, 1, NULL },
+	{ "use_zero_pages", KT_BOOL, 0, 1, 0, 0, NULL },
+	{ "stable_node_chains_prune_millisecs", KT_UINT, 0, UINT_MAX, 0, 0, NULL },
+	{ "smart_scan", KT_BOOL, 0, 1, 0, 0, NULL },
+	{ "advisor_mode", KT_ENUM, 0, 0, 0, 0, advisor_words },
 	/* a percentage, held in an unsigned int (stored from kstrtoul()) */
-	{ "advisor_max_cpu", KT_UINT, 0, UINT_MAX, 0, 0 },
-	{ "advisor_min_pages_to_scan", KT_ULONG, 0, ULLONG_MAX, 0, 0 },
-	{ "advisor_max_pages_to_scan", KT_ULONG, 0, ULLONG_MAX, 0, 0 },
-	{ "advisor_target_scan_time", KT_ULONG, 1, ULLONG_MAX, 0, 0 },
+	{ "advisor_max_cpu", KT_UINT, 0, UINT_MAX, 0, 0, NULL },
+	{ "advisor_min_pages_to_scan", KT_ULONG, 0, ULLONG_MAX, 0, 0, NULL },
+	{ "advisor_max_pages_to_scan", KT_ULONG, 0, ULLONG_MAX, 0, 0, NULL },
+	{ "advisor_target_scan_time", KT_ULONG, 1, ULLONG_MAX, 0, 0, NULL },
+	/* xksm's own (module/sysfs.c, domain.c) */
+	{ "merge_scope", KT_ENUM, 0, 0, 0, 1, scope_words },
+	/* kstrtouint(): every parse error EINVAL, as a value over 1 */
+	{ "zero_pages_across_domains", KT_UINT, 0, 1, 0, 1, NULL },
 };
 #define NSPEC		((int)(sizeof(specs) / sizeof(specs[0])))
 #define SPEC(name)	(&specs[spec_index(name)])
@@ -202,8 +225,54 @@ static int m_streq(const char *s1, const char *s2)
 	return 0;
 }
 
-static const char *const advisor_none = "[none] scan-time";
-static const char *const advisor_scan = "none [scan-time]";
+/* The number of words of a KT_ENUM knob. */
+static int enum_count(const struct spec *k)
+{
+	int n = 0;
+
+	while (k->words[n])
+		n++;
+	return n;
+}
+
+/* What KT_ENUM knob k reads with word w current: "none [scan-time]". */
+static void enum_reading(const struct spec *k, int w, char *buf, size_t size)
+{
+	size_t len = 0;
+	int i;
+
+	buf[0] = 0;
+	for (i = 0; k->words[i] && len < size; i++)
+		len += snprintf(buf + len, size - len, i == w ? "%s[%s]" : "%s%s",
+				i ? " " : "", k->words[i]);
+}
+
+/* The current word of KT_ENUM knob k that reads val; NULL if none. */
+static const char *enum_word(const struct spec *k, const char *val)
+{
+	char buf[VAL_LEN];
+	int i;
+
+	for (i = 0; k->words[i]; i++) {
+		enum_reading(k, i, buf, sizeof(buf));
+		if (!strcmp(buf, val))
+			return k->words[i];
+	}
+	return NULL;
+}
+
+/* What to write to knob k to make it read val (a reading of it). */
+static const char *value_to_write(const struct spec *k, const char *val)
+{
+	const char *w;
+
+	if (k->type != KT_ENUM)
+		return val;
+	w = enum_word(k, val);
+	if (!w)
+		fatal("%s reads \"%s\", none of its words in brackets", k->name, val);
+	return w;
+}
 
 /*
  * The outcome of writing in[0..len) to knob k: kernfs passes at most a
@@ -253,12 +322,13 @@ static struct outcome model(const struct spec *k, const char *in, size_t len)
 		snprintf(o.val, sizeof(o.val), "%d", b);
 		return o;
 	case KT_ENUM:
-		if (m_streq(s, "scan-time"))
-			snprintf(o.val, sizeof(o.val), "%s", advisor_scan);
-		else if (m_streq(s, "none"))
-			snprintf(o.val, sizeof(o.val), "%s", advisor_none);
-		else
+		/* sysfs_match_string(): the first word sysfs_streq() matches */
+		for (b = 0; k->words[b]; b++)
+			if (m_streq(k->words[b], s))
+				break;
+		if (!k->words[b])
 			goto range;
+		enum_reading(k, b, o.val, sizeof(o.val));
 		return o;
 	}
 parse_err:
@@ -274,10 +344,11 @@ range:
 /* A value a knob may read: what writing it back would be accepted as. */
 static int valid_reading(const struct spec *k, const char *val)
 {
-	struct outcome o = model(k, val, strlen(val));
+	struct outcome o;
 
 	if (k->type == KT_ENUM)
-		return !strcmp(val, advisor_none) || !strcmp(val, advisor_scan);
+		return enum_word(k, val) != NULL;
+	o = model(k, val, strlen(val));
 	return o.kind == ACC && !strcmp(o.val, val);
 }
 
@@ -288,7 +359,8 @@ struct input {
 	size_t len;
 };
 
-#define MAXIN 80
+#define MAXIN 128
+#define ENUM_MAXIN 48	/* the inputs made of a KT_ENUM knob's words */
 
 static char long_x[LONG_LEN + 1], long_9[LONG_LEN + 1];
 
@@ -308,6 +380,7 @@ static const char *const generic[] = {
 #define NGENERIC (sizeof(generic) / sizeof(generic[0]))
 
 _Static_assert(1 + NGENERIC + 2 + 8 <= MAXIN, "MAXIN too small for the inputs");
+_Static_assert(1 + NGENERIC + 2 + ENUM_MAXIN <= MAXIN, "MAXIN too small for the inputs");
 
 /* On the debug kernel: the first NGENERIC_SHORT generic inputs only. */
 static int short_table;
@@ -337,6 +410,72 @@ static const char *show(const char *s, size_t len)
 }
 
 static char boundary_buf[NSPEC][8][32];
+static char enum_buf[NSPEC][ENUM_MAXIN][VAL_LEN];
+
+/* Add in[n] = s unless an input already is s: the new n. */
+static int add_input(struct input *in, int n, const char *s)
+{
+	size_t len = strlen(s);
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (in[i].len == len && !memcmp(in[i].s, s, len))
+			return n;
+	in[n] = (struct input){ s, len };
+	return n + 1;
+}
+
+/*
+ * The inputs made of the words of KT_ENUM knob ki, after the n of in[]:
+ * each word as is, then (but the short table) with one and two newlines,
+ * blanks either side, in brackets, in capitals, one character short and
+ * one too many; all words in a line; what the knob reads.
+ */
+static int enum_inputs(int ki, struct input *in, int n)
+{
+	const struct spec *k = &specs[ki];
+	char (*b)[VAL_LEN] = enum_buf[ki];
+	int nb = 0, w, v, nw = enum_count(k);
+	size_t len = 0, c;
+
+	if (nw * 9 + 2 > ENUM_MAXIN)
+		fatal("%s: too many words for ENUM_MAXIN", k->name);
+	for (w = 0; w < nw; w++) {
+		const char *word = k->words[w];
+
+		n = add_input(in, n, word);
+		if (short_table && w)
+			continue;
+		for (v = 0; v < 8; v++) {
+			char *s = b[nb++];
+
+			switch (v) {
+			case 0: snprintf(s, VAL_LEN, "%s\n", word); break;
+			case 1: snprintf(s, VAL_LEN, "%s\n\n", word); break;
+			case 2: snprintf(s, VAL_LEN, " %s", word); break;
+			case 3: snprintf(s, VAL_LEN, "%s ", word); break;
+			case 4: snprintf(s, VAL_LEN, "[%s]", word); break;
+			case 5:
+				snprintf(s, VAL_LEN, "%s", word);
+				for (c = 0; s[c]; c++)
+					s[c] = s[c] >= 'a' && s[c] <= 'z' ? s[c] - 'a' + 'A' : s[c];
+				break;
+			case 6: snprintf(s, VAL_LEN, "%.*s", (int)strlen(word) - 1, word); break;
+			case 7: snprintf(s, VAL_LEN, "%sx", word); break;
+			}
+			if (s[0])
+				n = add_input(in, n, s);
+		}
+	}
+	if (short_table)
+		return n;
+	for (w = 0; w < nw; w++)
+		len += snprintf(b[nb] + len, VAL_LEN - len, "%s%s", w ? " " : "", k->words[w]);
+	n = add_input(in, n, b[nb++]);
+	enum_reading(k, 0, b[nb], VAL_LEN);
+	n = add_input(in, n, b[nb++]);
+	return n;
+}
 
 /* Every input for knob k: the generic table, then its own boundaries. */
 static int inputs_for(int ki, struct input *in)
@@ -368,6 +507,8 @@ static int inputs_for(int ki, struct input *in)
 	}
 	for (i = 0; i < nb; i++)
 		in[n++] = (struct input){ b[i], strlen(b[i]) };
+	if (k->type == KT_ENUM)
+		n = enum_inputs(ki, in, n);
 	return n;
 }
 
@@ -486,37 +627,46 @@ struct dirstate {
 
 static struct dirstate subj, ref;	/* xksm (the backend's), the other KSM */
 
+/*
+ * Every knob of d back to its value when the test took over: of the
+ * subject's (whose numbers the harness puts back) only the knobs of words,
+ * of the reference directory all.  The knobs of words first (leaving the
+ * advisor resets pages_to_scan); with run=2 first when one that needs
+ * nothing merged (merge_scope) must change, and run put back last.
+ */
 static void restore_dir(struct dirstate *d)
 {
-	int i, err, ri = spec_index("run");
+	int i, pass, err, ri = spec_index("run"), unmerged = 0;
 	char cur[VAL_LEN];
 
-	if (d->has[spec_index("advisor_mode")]) {
-		i = spec_index("advisor_mode");
-		if (!read_str(d->dir, specs[i].name, cur, sizeof(cur)) &&
-		    strcmp(cur, d->orig[i])) {
-			err = write_str(d->dir, "advisor_mode",
-					strstr(d->orig[i], "[scan-time]") ? "scan-time" : "none");
+	if (d->restore && d->has[ri]) {
+		write_str(d->dir, "run", "2");
+		unmerged = 1;
+	}
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < NSPEC; i++) {
+			const char *w;
+
+			if (!d->has[i] || i == ri || (specs[i].type == KT_ENUM) != !pass ||
+			    (!d->restore && specs[i].type != KT_ENUM))
+				continue;
+			if (!read_str(d->dir, specs[i].name, cur, sizeof(cur)) &&
+			    !strcmp(cur, d->orig[i]))
+				continue;
+			if (specs[i].busy && !unmerged && d->has[ri]) {
+				err = write_str(d->dir, "run", "2");
+				if (err)
+					printf("# cleanup: %s/run=2: %s\n", d->dir, strerror(err));
+				unmerged = 1;
+			}
+			w = specs[i].type == KT_ENUM ? enum_word(&specs[i], d->orig[i]) : d->orig[i];
+			err = w ? write_str(d->dir, specs[i].name, w) : EINVAL;
 			if (err)
-				printf("# cleanup: %s/advisor_mode: %s\n", d->dir, strerror(err));
+				printf("# cleanup: restoring %s/%s=%s: %s\n", d->dir,
+				       specs[i].name, w ? w : d->orig[i], strerror(err));
 		}
 	}
-	if (!d->restore)
-		return;
-	if (d->has[ri])
-		write_str(d->dir, "run", "2");
-	for (i = 0; i < NSPEC; i++) {
-		if (!d->has[i] || i == ri || specs[i].type == KT_ENUM)
-			continue;
-		if (!read_str(d->dir, specs[i].name, cur, sizeof(cur)) &&
-		    !strcmp(cur, d->orig[i]))
-			continue;
-		err = write_str(d->dir, specs[i].name, d->orig[i]);
-		if (err)
-			printf("# cleanup: restoring %s/%s=%s: %s\n", d->dir,
-			       specs[i].name, d->orig[i], strerror(err));
-	}
-	if (d->has[ri])
+	if (unmerged)
 		write_str(d->dir, "run", d->orig[ri]);
 }
 
@@ -623,17 +773,15 @@ static void table_knob(struct dirstate *d, int ki, int strict)
 
 		/* the original back, after anything that changed it */
 		if (strcmp(after, d->orig[ki])) {
-			const char *w = d->orig[ki];
+			const char *w = value_to_write(k, d->orig[ki]);
 
-			if (k->type == KT_ENUM)
-				w = strstr(w, "[scan-time]") ? "scan-time" : "none";
 			if (write_str(d->dir, k->name, w))
 				fatal("restore %s/%s=%s", d->dir, k->name, w);
 			snprintf(after, sizeof(after), "%s", d->orig[ki]);
 		}
 		memcpy(before, after, sizeof(before));
 		/* leaving the advisor resets pages_to_scan */
-		if (k->type == KT_ENUM && r.kind == ACC) {
+		if (!strcmp(k->name, "advisor_mode") && r.kind == ACC) {
 			int p = spec_index("pages_to_scan");
 
 			if (write_str(d->dir, "pages_to_scan", d->orig[p]))
@@ -996,6 +1144,8 @@ static const char *sane(int ki, uint64_t *rng)
 		return mps[r];
 	if (!strcmp(name, "run"))
 		return run[r];
+	if (specs[ki].type == KT_ENUM)
+		return specs[ki].words[r % enum_count(&specs[ki])];
 	return r & 1 ? "1" : "0";
 }
 
@@ -1150,44 +1300,71 @@ static void watchdog(struct worker *w, int n)
 	}
 }
 
-#define NOWNERS 6
+#define NOWNERS 8
 #define NCHAOS 2
+
+/*
+ * A value other than cur (a reading) for knob k, which needs nothing
+ * merged to change: the next word, or min + 1 if cur is min, else min.
+ */
+static const char *other_value(const struct spec *k, const char *cur, char *buf, size_t size)
+{
+	if (k->type == KT_ENUM) {
+		const char *w = value_to_write(k, cur);
+		int i = 0;
+
+		while (k->words[i] != w)
+			i++;
+		return k->words[(i + 1) % enum_count(k)];
+	}
+	if (k->type == KT_INT)
+		snprintf(buf, size, "%lld", atoll(cur) == (long long)k->min ?
+			 (long long)k->min + 1 : (long long)k->min);
+	else
+		snprintf(buf, size, "%llu", strtoull(cur, NULL, 10) == k->min ?
+			 k->min + 1 : k->min);
+	return buf;
+}
 
 static void concurrent(double seconds, uint64_t seed)
 {
 	static const char *const owned[NOWNERS] = {
 		"run", "pages_to_scan", "sleep_millisecs", "max_page_sharing",
-		"merge_across_nodes", "use_zero_pages",
+		"merge_across_nodes", "use_zero_pages", "merge_scope",
+		"zero_pages_across_domains",
 	};
 	struct worker w[NOWNERS + NCHAOS + 1];
 	char before[NSPEC][VAL_LEN], cur[VAL_LEN];
 	int nw = 0, i, ki, bad, unowned_changed = 0, invalid_readings = 0;
 	long ops = 0, acc = 0, busy = 0, rej = 0;
 	double t0 = xt_now(), deadline;
-	int mpi = spec_index("max_page_sharing"), mani = spec_index("merge_across_nodes");
 	struct wres r;
-	char other[VAL_LEN];
+	char buf[VAL_LEN];
 	int ok;
 
 	/* merged first: the EBUSY of the knobs that need nothing merged */
 	xt_start_fast();
 	ok = wait_merged(60);
 	check(ok, "the %d twin pages merge before the writers start (%.1f s)", N, merge_secs);
-	read_or_die(subj.dir, "max_page_sharing", before[mpi], VAL_LEN);
-	snprintf(other, sizeof(other), "%lld", atoll(before[mpi]) == 2 ? 3LL : 2LL);
-	r = raw_write(subj.dir, "max_page_sharing", other, strlen(other));
-	read_or_die(subj.dir, "max_page_sharing", cur, sizeof(cur));
-	check(r.kind == REJ && r.err == EBUSY && !strcmp(cur, before[mpi]),
-	      "with pages merged, max_page_sharing=%s fails with EBUSY, value unchanged (got %s, reads %s)",
-	      other, what_happened(r), cur);
-	if (subj.has[mani]) {
-		read_or_die(subj.dir, "merge_across_nodes", before[mani], VAL_LEN);
-		snprintf(other, sizeof(other), "%d", !atoi(before[mani]));
-		r = raw_write(subj.dir, "merge_across_nodes", other, 1);
-		read_or_die(subj.dir, "merge_across_nodes", cur, sizeof(cur));
-		check(r.kind == REJ && r.err == EBUSY && !strcmp(cur, before[mani]),
-		      "with pages merged, merge_across_nodes=%s fails with EBUSY, value unchanged (got %s, reads %s)",
-		      other, what_happened(r), cur);
+	for (ki = 0; ki < NSPEC; ki++) {
+		const struct spec *k = &specs[ki];
+		const char *other, *same;
+
+		if (!subj.has[ki] || !k->busy)
+			continue;
+		read_or_die(subj.dir, k->name, before[ki], VAL_LEN);
+		other = other_value(k, before[ki], buf, sizeof(buf));
+		r = raw_write(subj.dir, k->name, other, strlen(other));
+		read_or_die(subj.dir, k->name, cur, sizeof(cur));
+		check(r.kind == REJ && r.err == EBUSY && !strcmp(cur, before[ki]),
+		      "with pages merged, %s=%s fails with EBUSY, value unchanged (got %s, reads %s)",
+		      k->name, other, what_happened(r), cur);
+		same = value_to_write(k, before[ki]);
+		r = raw_write(subj.dir, k->name, same, strlen(same));
+		read_or_die(subj.dir, k->name, cur, sizeof(cur));
+		check(r.kind == ACC && !strcmp(cur, before[ki]),
+		      "with pages merged, %s=%s (its value) is accepted (got %s, reads %s)",
+		      k->name, same, what_happened(r), cur);
 	}
 
 	for (ki = 0; ki < NSPEC; ki++)
@@ -1289,7 +1466,8 @@ static void concurrent(double seconds, uint64_t seed)
 	xt_knob_set("run", 2);
 	for (i = 1; i < NOWNERS; i++) {
 		ki = spec_index(owned[i]);
-		if (subj.has[ki] && write_str(subj.dir, owned[i], subj.orig[ki]))
+		if (subj.has[ki] &&
+		    write_str(subj.dir, owned[i], value_to_write(&specs[ki], subj.orig[ki])))
 			fatal("restore %s=%s", owned[i], subj.orig[ki]);
 	}
 	xt_knob_set("pages_to_scan", 5000);
@@ -1419,7 +1597,7 @@ int main(void)
 	take_over(&subj, xt_sysfs_dir(), 0);
 	take_over(&ref, xt_backend_ksm() ? XKSM_DIR : KSM_DIR, 1);
 	main_pid = getpid();
-	atexit(cleanup);	/* runs before the harness's: advisor_mode first */
+	atexit(cleanup);	/* runs before the harness's: the knobs of words first */
 
 	/* part 1 */
 	table(&subj, 1);

@@ -6,7 +6,10 @@
  * registered, and profit == (merging_pages + zero_pages) * page size -
  * rmap_items * (one rmap_item's size), with the same item size in the
  * system-wide general_profit; after unregistering the merged ranges (and a
- * pass of the scanner), merging_pages is 0.  A non-zero reserved field is EINVAL.
+ * pass of the scanner), merging_pages is 0.  A non-zero reserved field, a
+ * flag other than XKSM_PIDFD, a pidfd without XKSM_PIDFD are EINVAL; the
+ * domain is 0 (merge_scope all, the default).  (XKSM_PIDFD itself:
+ * pidfd_ops.c.)
  */
 #include "xksm_test.h"
 
@@ -87,17 +90,39 @@ int main(void)
 	}
 
 	if (!xt_backend_ksm()) {
+		const int nres = sizeof(bad.reserved) / sizeof(bad.reserved[0]);
 		int i;
 
-		for (i = 0; i < 9; i++) {
+		for (i = 0; i < nres; i++) {
 			memset(&bad, 0, sizeof(bad));
 			bad.reserved[i] = 1;
 			if (ioctl(xt_dev(), XKSM_IOC_STATS, &bad) != -1 || errno != EINVAL)
 				break;
 		}
-		check(i == 9, "XKSM_IOC_STATS with a non-zero reserved[%d] fails with EINVAL", i < 9 ? i : 0);
+		check(i == nres, "XKSM_IOC_STATS with a non-zero reserved[%d] fails with EINVAL",
+		      i < nres ? i : 0);
+		/* @flags takes XKSM_PIDFD alone; @pidfd only with it. */
+		for (i = 0; i < 64; i++) {
+			if ((1ULL << i) == XKSM_PIDFD)
+				continue;
+			memset(&bad, 0, sizeof(bad));
+			bad.flags = 1ULL << i;
+			if (ioctl(xt_dev(), XKSM_IOC_STATS, &bad) != -1 || errno != EINVAL)
+				break;
+		}
+		check(i == 64, "XKSM_IOC_STATS with a flag other than XKSM_PIDFD fails with EINVAL "
+		      "(first not: bit %d)", i < 64 ? i : 0);
+		memset(&bad, 0, sizeof(bad));
+		bad.pidfd = 1;
+		check_errno(ioctl(xt_dev(), XKSM_IOC_STATS, &bad), EINVAL,
+			    "XKSM_IOC_STATS with a pidfd but without XKSM_PIDFD");
+		if (xt_has(XKSM_FEATURE_DOMAIN)) {
+			st = xt_stats_or_die();
+			check(st.domain == 0, "domain == 0 under merge_scope all (got %llu)",
+			      (unsigned long long)st.domain);
+		}
 	} else {
-		xt_note("skipped on %s: reserved fields", xt_backend_name());
+		xt_note("skipped on %s: flags and reserved fields", xt_backend_name());
 	}
 
 	check(xt_unregister(p, N * XT_PAGE, 0) == 0 && xt_unregister(q, N * XT_PAGE, 0) == 0,

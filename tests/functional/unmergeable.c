@@ -6,8 +6,10 @@
  * With XKSM_KEEP_MERGED the pages stay merged and counted, and no new merge
  * happens there; unregistering again without the flag then breaks them.
  * Bad input: an unaligned start, a range that overflows or leaves the user
- * address space, an unknown flag, a non-zero reserved field are EINVAL; a
- * hole in the range is ENOMEM; a zero length succeeds.
+ * address space, a flag the command does not take, a non-zero reserved
+ * field, a domain without XKSM_SET_DOMAIN (or above 0xffffffff), a pidfd
+ * without XKSM_PIDFD are EINVAL; a hole in the range is ENOMEM; a zero
+ * length succeeds.  (XKSM_PIDFD itself: pidfd_ops.c.)
  *
  * In-kernel KSM (MADV_UNMERGEABLE) also breaks the pages before returning,
  * but drops their count only when ksmd next passes; it has no
@@ -28,8 +30,19 @@ static int raw(unsigned long cmd, __u64 start, __u64 len, __u64 flags, int resv)
 	return ioctl(xt_dev(), cmd, &r);
 }
 
+/* One page at start, with the given flags, domain and pidfd fields. */
+static int raw_ext(unsigned long cmd, __u64 start, __u64 flags, __u64 domain, __u64 pidfd)
+{
+	struct xksm_range r = {
+		.start = start, .len = XT_PAGE, .flags = flags, .domain = domain, .pidfd = pidfd,
+	};
+
+	return ioctl(xt_dev(), cmd, &r);
+}
+
 int main(void)
 {
+	const int nres = sizeof(((struct xksm_range *)0)->reserved) / sizeof(__u64);
 	struct xksm_stats st;
 	char *a, *b, *c, *d, *h;
 	int ret, i;
@@ -125,17 +138,47 @@ int main(void)
 		/* Above any user address space, 4- or 5-level paging. */
 		ret = raw(XKSM_IOC_MERGEABLE, 1ULL << 63, XT_PAGE, 0, -1);
 		check_errno(ret, EINVAL, "registering beyond the user address space");
-		ret = raw(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, XT_PAGE, 2, -1);
-		check_errno(ret, EINVAL, "unregistering with an unknown flag");
+		/*
+		 * MERGEABLE takes XKSM_SET_DOMAIN and XKSM_PIDFD, UNMERGEABLE
+		 * XKSM_KEEP_MERGED and XKSM_PIDFD: every other bit is EINVAL.
+		 */
+		ret = raw(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, XT_PAGE, XKSM_SET_DOMAIN, -1);
+		check_errno(ret, EINVAL, "unregistering with XKSM_SET_DOMAIN (MERGEABLE's flag)");
 		ret = raw(XKSM_IOC_MERGEABLE, (uintptr_t)a, XT_PAGE, XKSM_KEEP_MERGED, -1);
-		check_errno(ret, EINVAL, "registering with a flag (XKSM_KEEP_MERGED)");
-		for (i = 0; i < 5; i++) {
+		check_errno(ret, EINVAL, "registering with XKSM_KEEP_MERGED (UNMERGEABLE's flag)");
+		for (i = 0; i < 64; i++) {
+			__u64 f = 1ULL << i;
+
+			if (f != XKSM_SET_DOMAIN && f != XKSM_PIDFD &&
+			    (raw(XKSM_IOC_MERGEABLE, (uintptr_t)a, XT_PAGE, f, -1) != -1 ||
+			     errno != EINVAL))
+				break;
+			if (f != XKSM_KEEP_MERGED && f != XKSM_PIDFD &&
+			    (raw(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, XT_PAGE, f, -1) != -1 ||
+			     errno != EINVAL))
+				break;
+		}
+		check(i == 64, "every unknown flag is EINVAL for both commands (first not: bit %d)",
+		      i < 64 ? i : 0);
+		for (i = 0; i < nres; i++) {
 			if (raw(XKSM_IOC_MERGEABLE, (uintptr_t)a, XT_PAGE, 0, i) != -1 || errno != EINVAL)
 				break;
 			if (raw(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, XT_PAGE, 0, i) != -1 || errno != EINVAL)
 				break;
 		}
-		check(i == 5, "a non-zero reserved field is EINVAL for both commands (first not: %d)", i);
+		check(i == nres, "a non-zero reserved field is EINVAL for both commands (first not: %d)",
+		      i);
+		/* @domain only with XKSM_SET_DOMAIN, @pidfd only with XKSM_PIDFD. */
+		ret = raw_ext(XKSM_IOC_MERGEABLE, (uintptr_t)a, 0, 1, 0);
+		check_errno(ret, EINVAL, "registering with a domain but without XKSM_SET_DOMAIN");
+		ret = raw_ext(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, 0, 1, 0);
+		check_errno(ret, EINVAL, "unregistering with a domain");
+		ret = raw_ext(XKSM_IOC_MERGEABLE, (uintptr_t)a, XKSM_SET_DOMAIN, 1ULL << 32, 0);
+		check_errno(ret, EINVAL, "registering with XKSM_SET_DOMAIN and a domain above 0xffffffff");
+		ret = raw_ext(XKSM_IOC_MERGEABLE, (uintptr_t)a, 0, 0, 1);
+		check_errno(ret, EINVAL, "registering with a pidfd but without XKSM_PIDFD");
+		ret = raw_ext(XKSM_IOC_UNMERGEABLE, (uintptr_t)a, 0, 0, 1);
+		check_errno(ret, EINVAL, "unregistering with a pidfd but without XKSM_PIDFD");
 	} else {
 		xt_note("skipped on %s: flags, reserved fields, the user address space limit",
 			xt_backend_name());

@@ -147,7 +147,8 @@ struct xksm_range {
  * process_madvise(2) would be: the caller may read the process as
  * ptrace(PTRACE_MODE_READ_FSCREDS) checks, and has CAP_SYS_NICE (not
  * needed on a pidfd of the caller itself from 6.12 on, as there).
- * Errors, besides the command's own:
+ * The pidfd is looked at only once the whole argument is valid (EINVAL
+ * first).  Errors, besides the command's own:
  *  EBADF	@pidfd is not an open pidfd
  *  EPERM	the caller may not act on that process
  *  ESRCH	the process has exited (or is a zombie, or a kernel thread)
@@ -193,8 +194,8 @@ struct xksm_range {
  *		unmerging everything it merged.  XKSM_IOC_GET_MERGE_ANY
  *		writes the current setting here.
  * @flags:	XKSM_PIDFD (both commands), XKSM_SET_DOMAIN (only to enable)
- * @domain:	as in struct xksm_range; XKSM_IOC_GET_MERGE_ANY writes the
- *		mm's domain id here
+ * @domain:	as in struct xksm_range; XKSM_IOC_GET_MERGE_ANY ignores it
+ *		on input and writes the mm's domain id here
  * @pidfd:	as in struct xksm_range
  * @reserved:	must be zero
  *
@@ -228,9 +229,9 @@ struct xksm_merge_any {
  * @registered_bytes:	bytes of address space registered with
  *			XKSM_IOC_MERGEABLE (what merge-any covers besides is
  *			not counted: see @merge_any)
- * @flags:		in: XKSM_PIDFD, or zero
- * @pidfd:		in: as in struct xksm_range
- * @domain:		the domain the mm merges in under the current
+ * @flags:		in: XKSM_PIDFD, or zero; returned unchanged
+ * @pidfd:		in: as in struct xksm_range; returned unchanged
+ * @domain:		out (ignored on input): the domain the mm merges in under the current
  *			merge_scope: 0 under "all", the uid, the memory
  *			cgroup's id (the inode number of its directory in
  *			the cgroup file system), or the domain id
