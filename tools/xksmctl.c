@@ -2,13 +2,17 @@
 /*
  * xksmctl - the admin tool of xksm.
  *
- *   xksmctl status | top | get | set | chains | watch | help
+ *   xksmctl status | top | proc | merge-any | get | set | chains | watch |
+ *           help
  *
- * Everything it shows comes from two directories, never from /dev/xksm:
+ * Most of what it shows comes from two directories:
  *  - /sys/kernel/mm/xksm/ (env XKSM_SYSFS): the knobs and counters, which
  *    anyone may read and root may write (module/sysfs.c);
  *  - /sys/kernel/debug/xksm/ (env XKSM_DEBUGFS): mm_slots, stable_tree and
  *    objects, root only, in the formats of docs/debugfs.md.
+ * proc and merge-any act on one other process through /dev/xksm: a pidfd
+ * of it (pidfd_open(2)) with XKSM_PIDFD, which the module allows as
+ * process_madvise(2) would (CAP_SYS_NICE and ptrace read access).
  *
  * `set` checks every assignment against knobs[] below, which mirrors what
  * each store function of module/sysfs.c accepts, before it writes any; a
@@ -35,8 +39,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/xksm.h>
 
 /* xksm's release: PACKAGE_VERSION in dkms.conf, passed by the Makefile. */
 #ifndef XKSM_VERSION
@@ -572,7 +579,7 @@ static void json_null(struct json *j, const char *key)
 
 enum knob_kind {
 	KNOB_NUMBER,	/* a decimal integer in [min, max] */
-	KNOB_ADVISOR,	/* advisor_mode: "none" or "scan-time" */
+	KNOB_WORD,	/* one of words[]; reads "[selected] other ..." */
 	KNOB_COUNTER,	/* read-only */
 };
 
@@ -580,7 +587,11 @@ struct knob {
 	const char *name;
 	enum knob_kind kind;
 	unsigned long long min, max;
+	const char *const *words;	/* KNOB_WORD: NULL-terminated */
 };
+
+static const char *const advisor_modes[] = { "none", "scan-time", NULL };
+static const char *const merge_scopes[] = { "all", "uid", "memcg", "id", NULL };
 
 /*
  * Every file of /sys/kernel/mm/xksm/, in module/sysfs.c's order; for each
@@ -594,34 +605,45 @@ struct knob {
  *  - advisor_max_cpu: kstrtoul into an unsigned int: xksmctl refuses what
  *    would be truncated;
  *  - advisor_min/max_pages_to_scan: kstrtoul, any unsigned long;
- *  - advisor_target_scan_time: kstrtoul, 0 refused.
+ *  - advisor_target_scan_time: kstrtoul, 0 refused;
+ *  - advisor_mode, merge_scope: one of their words (sysfs_match_string);
+ *  - zero_pages_across_domains: kstrtouint, above 1 refused.
+ * A module without a knob (an older one) leaves it out of get's listing.
+ * merge_across_nodes, max_page_sharing, merge_scope and
+ * zero_pages_across_domains are refused (EBUSY) while pages are merged.
  */
+#define NUMBER(n, lo, hi)	{ n, KNOB_NUMBER, lo, hi, NULL }
+#define WORD(n, w)		{ n, KNOB_WORD, 0, 0, w }
+#define COUNTER(n)		{ n, KNOB_COUNTER, 0, 0, NULL }
+
 static const struct knob knobs[] = {
-	{ "sleep_millisecs",	KNOB_NUMBER, 0, UINT_MAX },
-	{ "pages_to_scan",	KNOB_NUMBER, 0, UINT_MAX },
-	{ "run",		KNOB_NUMBER, 0, 2 },
-	{ "merge_across_nodes",	KNOB_NUMBER, 0, 1 },
-	{ "max_page_sharing",	KNOB_NUMBER, 2, INT_MAX },
-	{ "stable_node_chains_prune_millisecs", KNOB_NUMBER, 0, UINT_MAX },
-	{ "use_zero_pages",	KNOB_NUMBER, 0, 1 },
-	{ "smart_scan",		KNOB_NUMBER, 0, 1 },
-	{ "advisor_mode",	KNOB_ADVISOR, 0, 0 },
-	{ "advisor_max_cpu",	KNOB_NUMBER, 0, UINT_MAX },
-	{ "advisor_min_pages_to_scan", KNOB_NUMBER, 0, ULONG_MAX },
-	{ "advisor_max_pages_to_scan", KNOB_NUMBER, 0, ULONG_MAX },
-	{ "advisor_target_scan_time", KNOB_NUMBER, 1, ULONG_MAX },
-	{ "pages_scanned",	KNOB_COUNTER, 0, 0 },
-	{ "pages_shared",	KNOB_COUNTER, 0, 0 },
-	{ "pages_sharing",	KNOB_COUNTER, 0, 0 },
-	{ "pages_unshared",	KNOB_COUNTER, 0, 0 },
-	{ "pages_volatile",	KNOB_COUNTER, 0, 0 },
-	{ "pages_skipped",	KNOB_COUNTER, 0, 0 },
-	{ "deferred_rmap_items", KNOB_COUNTER, 0, 0 },
-	{ "ksm_zero_pages",	KNOB_COUNTER, 0, 0 },
-	{ "full_scans",		KNOB_COUNTER, 0, 0 },
-	{ "stable_node_chains",	KNOB_COUNTER, 0, 0 },
-	{ "stable_node_dups",	KNOB_COUNTER, 0, 0 },
-	{ "general_profit",	KNOB_COUNTER, 0, 0 },
+	NUMBER("sleep_millisecs", 0, UINT_MAX),
+	NUMBER("pages_to_scan", 0, UINT_MAX),
+	NUMBER("run", 0, 2),
+	NUMBER("merge_across_nodes", 0, 1),
+	NUMBER("max_page_sharing", 2, INT_MAX),
+	NUMBER("stable_node_chains_prune_millisecs", 0, UINT_MAX),
+	NUMBER("use_zero_pages", 0, 1),
+	NUMBER("smart_scan", 0, 1),
+	WORD("advisor_mode", advisor_modes),
+	NUMBER("advisor_max_cpu", 0, UINT_MAX),
+	NUMBER("advisor_min_pages_to_scan", 0, ULONG_MAX),
+	NUMBER("advisor_max_pages_to_scan", 0, ULONG_MAX),
+	NUMBER("advisor_target_scan_time", 1, ULONG_MAX),
+	WORD("merge_scope", merge_scopes),
+	NUMBER("zero_pages_across_domains", 0, 1),
+	COUNTER("pages_scanned"),
+	COUNTER("pages_shared"),
+	COUNTER("pages_sharing"),
+	COUNTER("pages_unshared"),
+	COUNTER("pages_volatile"),
+	COUNTER("pages_skipped"),
+	COUNTER("deferred_rmap_items"),
+	COUNTER("ksm_zero_pages"),
+	COUNTER("full_scans"),
+	COUNTER("stable_node_chains"),
+	COUNTER("stable_node_dups"),
+	COUNTER("general_profit"),
 };
 
 #define NR_KNOBS	(sizeof(knobs) / sizeof(knobs[0]))
@@ -639,9 +661,17 @@ static const struct knob *find_knob(const char *name, size_t len)
 /* What a knob accepts, in words: "0-2", "none or scan-time". */
 static const char *knob_range(const struct knob *k, char *buf, size_t size)
 {
-	if (k->kind == KNOB_ADVISOR)
-		snprintf(buf, size, "none or scan-time");
-	else if (k->min == 0 && k->max == 1)
+	size_t i, n = 0, len = 0;
+
+	if (k->kind == KNOB_WORD) {
+		while (k->words[n])
+			n++;
+		buf[0] = '\0';
+		for (i = 0; i < n && len < size; i++)
+			len += snprintf(buf + len, size - len, "%s%s",
+					!i ? "" : i + 1 < n ? ", " : " or ",
+					k->words[i]);
+	} else if (k->min == 0 && k->max == 1)
 		snprintf(buf, size, "0 or 1");
 	else
 		snprintf(buf, size, "%llu-%llu", k->min, k->max);
@@ -706,8 +736,12 @@ static bool check_assignment(const char *arg, struct assignment *a)
 		return false;
 	}
 	knob_range(a->knob, range, sizeof(range));
-	if (a->knob->kind == KNOB_ADVISOR) {
-		if (strcmp(value, "none") && strcmp(value, "scan-time")) {
+	if (a->knob->kind == KNOB_WORD) {
+		const char *const *w;
+
+		for (w = a->knob->words; *w && strcmp(*w, value); w++)
+			;
+		if (!*w) {
 			error_msg("%s: invalid value '%s': %s accepts %s",
 				  a->knob->name, value, a->knob->name, range);
 			return false;
@@ -736,7 +770,10 @@ static bool check_assignment(const char *arg, struct assignment *a)
 	return true;
 }
 
-/* advisor_mode reads "[none] scan-time": the bracketed word. */
+/*
+ * A word knob reads "[none] scan-time", "[all] uid memcg id": the
+ * bracketed word.
+ */
 static void selected_mode(char *buf)
 {
 	char *open = strchr(buf, '['), *close;
@@ -758,8 +795,12 @@ static const char *refusal_hint(const struct knob *k, int err)
 	if (err == EACCES || err == EPERM)
 		return " (root only)";
 	if (err == EBUSY && (!strcmp(k->name, "merge_across_nodes") ||
-			     !strcmp(k->name, "max_page_sharing")))
+			     !strcmp(k->name, "max_page_sharing") ||
+			     !strcmp(k->name, "merge_scope") ||
+			     !strcmp(k->name, "zero_pages_across_domains")))
 		return " (pages are merged: 'xksmctl set run=2' unmerges them first)";
+	if (err == ENOENT)
+		return " (the loaded xksm has no such knob: an older module?)";
 	if (err == EINVAL && !strcmp(k->name, "pages_to_scan") &&
 	    !read_file(sysfs_dir, "advisor_mode", mode, sizeof(mode))) {
 		selected_mode(mode);
@@ -886,13 +927,13 @@ static void measure_scan(double interval, struct scan_rate *r)
 
 enum sort_field {
 	SORT_PID, SORT_COMM, SORT_MERGING, SORT_ZERO, SORT_RMAP, SORT_PROFIT,
-	SORT_REGISTERED,
+	SORT_REGISTERED, SORT_DOMAIN,
 };
 
 static const char *const sort_names[] = {
 	[SORT_PID] = "pid", [SORT_COMM] = "comm", [SORT_MERGING] = "merging",
 	[SORT_ZERO] = "zero", [SORT_RMAP] = "rmap", [SORT_PROFIT] = "profit",
-	[SORT_REGISTERED] = "registered",
+	[SORT_REGISTERED] = "registered", [SORT_DOMAIN] = "domain",
 };
 
 /* The options a command takes. */
@@ -903,6 +944,7 @@ static const char *const sort_names[] = {
 #define OPT_ONCE	(1u << 4)	/* --once */
 #define OPT_JSON	(1u << 5)	/* --json */
 #define OPT_ALL		(1u << 6)	/* -a */
+#define OPT_DOMAIN	(1u << 7)	/* --domain ID */
 
 struct options {
 	double interval;	/* seconds */
@@ -910,6 +952,7 @@ struct options {
 	long rows;		/* 0: all */
 	enum sort_field sort;
 	bool once, json, all;
+	long long domain;	/* --domain: 0 to UINT_MAX; -1 if not given */
 	int nargs;		/* the operands left */
 	char **args;
 };
@@ -1045,7 +1088,18 @@ static enum sort_field parse_sort(const struct command *cmd, const char *s)
 	for (i = 0; i < sizeof(sort_names) / sizeof(sort_names[0]); i++)
 		if (!strcmp(s, sort_names[i]))
 			return i;
-	usage_error(cmd, "-s: no field '%s' (pid, comm, merging, zero, rmap, profit, registered)", s);
+	usage_error(cmd, "-s: no field '%s' (pid, comm, merging, zero, rmap, profit, registered, domain)", s);
+}
+
+/* A merge domain id: a decimal number from 0 to 4294967295. */
+static long long parse_domain(const struct command *cmd, const char *s)
+{
+	unsigned long long v;
+
+	if (parse_decimal(s, &v) != PARSE_OK || v > UINT_MAX)
+		usage_error(cmd, "--domain: '%s' is not a domain id from 0 to %u",
+			    s, UINT_MAX);
+	return (long long)v;
 }
 
 /* An option as typed: "-i", "--json". */
@@ -1057,6 +1111,8 @@ static const char *option_name(int c)
 		return "--json";
 	if (c == 'O')
 		return "--once";
+	if (c == 'D')
+		return "--domain";
 	opt[1] = (char)c;
 	return opt;
 }
@@ -1069,12 +1125,13 @@ static void parse_options(const struct command *cmd, int argc, char **argv,
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "once", no_argument, NULL, 'O' },
+		{ "domain", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const struct { int c; unsigned int opt; } takes[] = {
 		{ 'i', OPT_INTERVAL }, { 'c', OPT_COUNT }, { 'n', OPT_ROWS },
 		{ 's', OPT_SORT }, { 'O', OPT_ONCE }, { 'J', OPT_JSON },
-		{ 'a', OPT_ALL },
+		{ 'a', OPT_ALL }, { 'D', OPT_DOMAIN },
 	};
 	size_t i;
 	int c;
@@ -1082,6 +1139,7 @@ static void parse_options(const struct command *cmd, int argc, char **argv,
 	memset(o, 0, sizeof(*o));
 	o->interval = 1;
 	o->sort = SORT_MERGING;
+	o->domain = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hi:c:n:s:a", longopts, NULL)) != -1) {
 		if (c == '?' || c == ':') {
@@ -1123,10 +1181,15 @@ static void parse_options(const struct command *cmd, int argc, char **argv,
 		case 'a':
 			o->all = true;
 			break;
+		case 'D':
+			o->domain = parse_domain(cmd, optarg);
+			break;
 		}
 	}
 	o->nargs = argc - optind;
 	o->args = argv + optind;
+	if (o->nargs < cmd->min_args && cmd->min_args > 1)
+		usage_error(cmd, "%s needs %d arguments", cmd->name, cmd->min_args);
 	if (o->nargs < cmd->min_args)
 		usage_error(cmd, "%s needs %s", cmd->name,
 			    cmd->max_args < 0 ? "at least one argument" : "an argument");
@@ -1181,13 +1244,60 @@ static const struct {
 	[C_SCANNED]	= { "pages_scanned" },
 };
 
+/*
+ * The merge scope: merge_scope's selected word ("" when the module has no
+ * such knob) and zero_pages_across_domains (-1 when it has not).
+ */
+struct scope {
+	char word[64];
+	long long zero_across;
+};
+
+static void read_scope(struct scope *sc)
+{
+	int err = read_file(sysfs_dir, "merge_scope", sc->word, sizeof(sc->word));
+
+	if (err && err != -ENOENT)
+		die("cannot read %s/merge_scope: %s", sysfs_dir, strerror(-err));
+	if (err)
+		sc->word[0] = '\0';
+	else
+		selected_mode(sc->word);
+	err = sysfs_read("zero_pages_across_domains", &sc->zero_across);
+	if (err && err != -ENOENT)
+		die("cannot read %s/zero_pages_across_domains: %s", sysfs_dir,
+		    strerror(-err));
+	if (err)
+		sc->zero_across = -1;
+}
+
+static const char *scope_words(const char *scope)
+{
+	if (!strcmp(scope, "all"))
+		return "every registered page may merge with every other";
+	if (!strcmp(scope, "uid"))
+		return "merging within each user only";
+	if (!strcmp(scope, "memcg"))
+		return "merging within each memory cgroup only";
+	if (!strcmp(scope, "id"))
+		return "merging within each domain id only";
+	return "unknown to this xksmctl";
+}
+
 static void status_text(const long long *v, const bool *have, long long run,
-			const struct scan_rate *r)
+			const struct scope *sc, const struct scan_rate *r)
 {
 	char b1[32], b2[32];
 	size_t i;
 
 	printf("%-21s loaded, xksmd %s (run=%lld)\n", "xksm:", run_state(run), run);
+	if (*sc->word) {
+		printf("%-21s %s (%s", "merge scope:", sc->word, scope_words(sc->word));
+		if (strcmp(sc->word, "all") && sc->zero_across >= 0)
+			printf("; the zero page %s across domains",
+			       sc->zero_across ? "shared" : "not shared");
+		puts(")");
+	}
 	printf("%-21s %s (%lld pages sharing x %ld bytes)\n", "memory saved:",
 	       human_bytes(v[C_SHARING] * page_size, b1, sizeof(b1)),
 	       v[C_SHARING], page_size);
@@ -1227,7 +1337,8 @@ static void status_text(const long long *v, const bool *have, long long run,
 }
 
 static void status_json(const long long *v, const bool *have, long long run,
-			double interval, const struct scan_rate *r)
+			const struct scope *sc, double interval,
+			const struct scan_rate *r)
 {
 	struct json j;
 	size_t i;
@@ -1236,6 +1347,11 @@ static void status_json(const long long *v, const bool *have, long long run,
 	json_bool(&j, "loaded", true);
 	json_int(&j, "run", run);
 	json_str(&j, "state", run_state(run), strlen(run_state(run)));
+	json_str(&j, "merge_scope", *sc->word ? sc->word : NULL, strlen(sc->word));
+	if (sc->zero_across >= 0)
+		json_int(&j, "zero_pages_across_domains", sc->zero_across);
+	else
+		json_null(&j, "zero_pages_across_domains");
 	json_int(&j, "page_size", page_size);
 	json_int(&j, "saved_bytes", v[C_SHARING] * page_size);
 	for (i = 0; i < NR_STATUS_COUNTERS; i++) {
@@ -1260,6 +1376,7 @@ static int cmd_status(const struct command *cmd, struct options *o)
 	long long v[NR_STATUS_COUNTERS], run;
 	bool have[NR_STATUS_COUNTERS];
 	struct scan_rate r;
+	struct scope sc;
 	size_t i;
 
 	(void)cmd;
@@ -1280,6 +1397,7 @@ static int cmd_status(const struct command *cmd, struct options *o)
 
 	/* The counters as they are at the end of the window. */
 	run = sysfs_counter("run");
+	read_scope(&sc);
 	for (i = 0; i < NR_STATUS_COUNTERS; i++) {
 		int err = sysfs_read(status_counters[i].file, &v[i]);
 
@@ -1292,9 +1410,9 @@ static int cmd_status(const struct command *cmd, struct options *o)
 			v[i] = 0;
 	}
 	if (o->json)
-		status_json(v, have, run, o->interval, &r);
+		status_json(v, have, run, &sc, o->interval, &r);
 	else
-		status_text(v, have, run, &r);
+		status_text(v, have, run, &sc, &r);
 	return EXIT_SUCCESS;
 }
 
@@ -1336,14 +1454,17 @@ static int cmd_get(const struct command *cmd, struct options *o)
 		int err = read_file(sysfs_dir, list[i]->name, value, sizeof(value));
 		long long num;
 
+		/* Every knob: leave out those an older module lacks. */
+		if (err == -ENOENT && !o->nargs && xksm_loaded())
+			continue;
 		if (err)
 			die("cannot read %s/%s: %s", sysfs_dir, list[i]->name,
 			    strerror(-err));
-		if (list[i]->kind == KNOB_ADVISOR)
+		if (list[i]->kind == KNOB_WORD)
 			selected_mode(value);
 		if (!o->json)
 			printf("%s=%s\n", list[i]->name, value);
-		else if (list[i]->kind == KNOB_ADVISOR || !parse_number(value, &num))
+		else if (list[i]->kind == KNOB_WORD || !parse_number(value, &num))
 			json_str(&j, list[i]->name, value, strlen(value));
 		else
 			json_int(&j, list[i]->name, num);
@@ -1461,6 +1582,7 @@ struct proc {
 	unsigned long long registered;	/* bytes in "on" ranges */
 	unsigned int ranges;
 	long long profit;
+	long long domain;	/* -1: mm_slots shows none (an older module) */
 };
 
 struct proc_list {
@@ -1474,6 +1596,7 @@ static void read_mm_slots(struct proc_list *pl)
 	struct proc *p = NULL;
 	size_t cap = 0;
 	char *line = NULL, *w[32];
+	const char *dom;
 	int n;
 
 	pl->nr = 0;
@@ -1497,6 +1620,9 @@ static void read_mm_slots(struct proc_list *pl)
 			p->rmap_items = word_u64(w, n, 2, "rmap_items");
 			p->zero = word_u64(w, n, 2, "zero_pages");
 			p->profit = word_s64(w, n, 2, "profit");
+			dom = word_value(w, n, 2, "domain");
+			p->domain = dom && isdigit((unsigned char)*dom) ?
+				    (long long)strtoull(dom, NULL, 10) : -1;
 		} else if (n >= 3 && !strcmp(w[0], "range") && p) {
 			char *dash = strchr(w[1], '-');
 
@@ -1545,6 +1671,12 @@ static int cmp_procs(const void *pa, const void *pb)
 	case SORT_REGISTERED:
 		c = cmp_u64_desc(a->registered, b->registered);
 		break;
+	case SORT_DOMAIN:
+		/* Ascending, none last. */
+		if (a->domain != b->domain)
+			c = a->domain < 0 ? 1 : b->domain < 0 ? -1 :
+			    a->domain < b->domain ? -1 : 1;
+		break;
 	}
 	if (c)
 		return c;
@@ -1585,6 +1717,10 @@ static void top_json(const struct proc_list *pl, size_t rows)
 		json_int(&j, "profit", p->profit);
 		json_uint(&j, "registered_bytes", p->registered);
 		json_uint(&j, "ranges", p->ranges);
+		if (p->domain >= 0)
+			json_int(&j, "domain", p->domain);
+		else
+			json_null(&j, "domain");
 		json_close(&j, '}');
 	}
 	json_close(&j, ']');
@@ -1608,17 +1744,19 @@ static void top_text(const struct proc_list *pl, size_t rows)
 	       date + 11, pl->nr, pl->nr == 1 ? "" : "es", merging,
 	       human_bytes(profit, b1, sizeof(b1)));
 	putchar('\n');
-	printf("%7s %-16s %9s %7s %9s %11s %11s %s\n", "PID", "COMM",
-	       "MERGING", "ZERO", "RMAP", "PROFIT", "REGISTERED", "ANY");
+	/* 80 columns, as long as the numbers fit theirs. */
+	printf("%7s %-15s %8s %6s %7s %10s %10s %6s %s\n", "PID", "COMM",
+	       "MERGING", "ZERO", "RMAP", "PROFIT", "REGISTERED", "DOMAIN", "ANY");
 	for (i = 0; i < rows; i++) {
 		const struct proc *p = &pl->procs[i];
-		char pid[16];
+		char pid[16], dom[24];
 
 		snprintf(pid, sizeof(pid), p->pid >= 0 ? "%ld" : "-", p->pid);
-		printf("%7s %-16s %9llu %7llu %9llu %11s %11s %s%s\n", pid,
+		snprintf(dom, sizeof(dom), p->domain >= 0 ? "%lld" : "-", p->domain);
+		printf("%7s %-15s %8llu %6llu %7llu %10s %10s %6s %s%s\n", pid,
 		       printable_comm(p->comm, p->comm_len), p->merging, p->zero,
 		       p->rmap_items, human_bytes(p->profit, b1, sizeof(b1)),
-		       human_bytes(p->registered, b2, sizeof(b2)),
+		       human_bytes(p->registered, b2, sizeof(b2)), dom,
 		       p->merge_any ? "yes" : "no", p->exited ? " (exited)" : "");
 	}
 	if (rows < pl->nr)
@@ -1676,6 +1814,188 @@ static int cmd_top(const struct command *cmd, struct options *o)
 		fflush(stdout);
 	}
 	free(pl.procs);
+	return EXIT_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------
+ * proc, merge-any: another process, through /dev/xksm and a pidfd
+ * ------------------------------------------------------------------------ */
+
+static pid_t parse_pid(const struct command *cmd, const char *s)
+{
+	unsigned long long v;
+
+	if (parse_decimal(s, &v) != PARSE_OK || v < 1 || v > INT_MAX)
+		usage_error(cmd, "'%s' is not a process id", s);
+	return (pid_t)v;
+}
+
+/* A pidfd of @pid, or the end: no such process. */
+static int open_pidfd(pid_t pid)
+{
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ESRCH)
+		die("no process %d", (int)pid);
+	die("pidfd_open(%d): %s", (int)pid, strerror(errno));
+}
+
+static const struct {
+	__u64 bit;
+	const char *name;
+} feature_names[] = {
+	{ XKSM_FEATURE_MERGE_ANY, "XKSM_FEATURE_MERGE_ANY" },
+	{ XKSM_FEATURE_STATS, "XKSM_FEATURE_STATS" },
+	{ XKSM_FEATURE_PIDFD, "XKSM_FEATURE_PIDFD" },
+	{ XKSM_FEATURE_DOMAIN, "XKSM_FEATURE_DOMAIN" },
+};
+
+/*
+ * /dev/xksm after the handshake, or the end when the module lacks one of
+ * the features @need (to do @what).
+ */
+static int open_xksm(__u64 need, const char *what)
+{
+	struct xksm_api api = { .api = XKSM_API };
+	int fd = open(XKSM_DEVICE, O_RDWR | O_CLOEXEC);
+	size_t i;
+
+	if (fd < 0) {
+		if (errno == ENOENT && !xksm_loaded())
+			die("cannot open %s: xksm is not loaded", XKSM_DEVICE);
+		die("cannot open %s: %s", XKSM_DEVICE, strerror(errno));
+	}
+	if (ioctl(fd, XKSM_IOC_API, &api))
+		die("%s: XKSM_IOC_API: %s", XKSM_DEVICE, strerror(errno));
+	for (i = 0; i < sizeof(feature_names) / sizeof(feature_names[0]); i++)
+		if ((need & feature_names[i].bit) && !(api.features & feature_names[i].bit))
+			die("the loaded xksm cannot %s (no %s): a newer module is needed",
+			    what, feature_names[i].name);
+	return fd;
+}
+
+/* An ioctl with XKSM_PIDFD failed: say why, in words, and end. */
+static void __attribute__((noreturn))
+pidfd_failed(const char *what, pid_t pid, int err, long long domain)
+{
+	switch (err) {
+	case EPERM:
+		if (domain > 0)
+			die("%s: not permitted: needs CAP_SYS_NICE and ptrace read access to %d, and CAP_SYS_ADMIN for domain %lld",
+			    what, (int)pid, domain);
+		die("%s: not permitted: needs CAP_SYS_NICE and ptrace read access to %d",
+		    what, (int)pid);
+	case ESRCH:
+		die("%s: process %d has exited (or is a zombie or a kernel thread)",
+		    what, (int)pid);
+	case EBADF:
+		die("%s: xksm refused the pidfd of process %d (EBADF: not an open pidfd)",
+		    what, (int)pid);
+	case ENOMEM:
+		die("%s for process %d: %s (partly done; try again)", what,
+		    (int)pid, strerror(err));
+	default:
+		die("%s for process %d: %s", what, (int)pid, strerror(err));
+	}
+}
+
+/* The comm of @pid from /proc, or "" (it may have exited meanwhile). */
+static size_t proc_comm(pid_t pid, char *buf, size_t size)
+{
+	char dir[32];
+
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)pid);
+	if (read_file(dir, "comm", buf, size))
+		buf[0] = '\0';
+	return strlen(buf);
+}
+
+static int cmd_proc(const struct command *cmd, struct options *o)
+{
+	pid_t pid = parse_pid(cmd, o->args[0]);
+	struct xksm_stats st = { .flags = XKSM_PIDFD };
+	char comm[COMM_MAX], b1[32];
+	struct scope sc = { "", -1 };
+	size_t comm_len;
+	int pidfd, dev;
+
+	pidfd = open_pidfd(pid);
+	dev = open_xksm(XKSM_FEATURE_STATS | XKSM_FEATURE_PIDFD,
+			"report on another process");
+	st.pidfd = pidfd;
+	if (ioctl(dev, XKSM_IOC_STATS, &st))
+		pidfd_failed("statistics", pid, errno, -1);
+	close(dev);
+	comm_len = proc_comm(pid, comm, sizeof(comm));
+	close(pidfd);
+	if (xksm_loaded())
+		read_scope(&sc);
+
+	if (o->json) {
+		struct json j;
+
+		json_begin(&j);
+		json_int(&j, "pid", pid);
+		json_str(&j, "comm", comm_len ? comm : NULL, comm_len);
+		json_bool(&j, "merge_any", st.merge_any);
+		json_bool(&j, "mergeable", st.mergeable);
+		json_uint(&j, "merging_pages", st.merging_pages);
+		json_uint(&j, "zero_pages", st.zero_pages);
+		json_uint(&j, "rmap_items", st.rmap_items);
+		json_int(&j, "profit", st.profit);
+		json_uint(&j, "registered_bytes", st.registered_bytes);
+		json_uint(&j, "domain", st.domain);
+		json_str(&j, "merge_scope", *sc.word ? sc.word : NULL, strlen(sc.word));
+		json_end(&j);
+		return EXIT_SUCCESS;
+	}
+	printf("pid %d (%s)\n", (int)pid, printable_comm(comm, comm_len));
+	printf("%-16s %s\n", "merge-any", st.merge_any ? "yes" : "no");
+	printf("%-16s %s\n", "mergeable", st.mergeable ? "yes" : "no");
+	printf("%-16s %s (%llu bytes)\n", "registered",
+	       human_bytes(st.registered_bytes, b1, sizeof(b1)),
+	       (unsigned long long)st.registered_bytes);
+	printf("%-16s %llu\n", "merging pages", (unsigned long long)st.merging_pages);
+	printf("%-16s %llu\n", "zero pages", (unsigned long long)st.zero_pages);
+	printf("%-16s %llu\n", "rmap items", (unsigned long long)st.rmap_items);
+	printf("%-16s %s (%lld bytes)\n", "profit",
+	       human_bytes(st.profit, b1, sizeof(b1)), (long long)st.profit);
+	printf("%-16s %llu", "domain", (unsigned long long)st.domain);
+	if (*sc.word)
+		printf(" (merge scope %s)", sc.word);
+	putchar('\n');
+	return EXIT_SUCCESS;
+}
+
+static int cmd_merge_any(const struct command *cmd, struct options *o)
+{
+	pid_t pid = parse_pid(cmd, o->args[0]);
+	struct xksm_merge_any ma = { .flags = XKSM_PIDFD };
+	__u64 need = XKSM_FEATURE_MERGE_ANY | XKSM_FEATURE_PIDFD;
+	int pidfd, dev;
+
+	if (!strcmp(o->args[1], "on"))
+		ma.enable = 1;
+	else if (strcmp(o->args[1], "off"))
+		usage_error(cmd, "'%s': expected on or off", o->args[1]);
+	if (o->domain >= 0) {
+		if (!ma.enable)
+			usage_error(cmd, "--domain goes with on, not off");
+		ma.flags |= XKSM_SET_DOMAIN;
+		ma.domain = o->domain;
+		need |= XKSM_FEATURE_DOMAIN;
+	}
+	pidfd = open_pidfd(pid);
+	dev = open_xksm(need, o->domain >= 0 ? "set another process's merge domain" :
+			"act on another process");
+	ma.pidfd = pidfd;
+	if (ioctl(dev, XKSM_IOC_SET_MERGE_ANY, &ma))
+		pidfd_failed(ma.enable ? "merge-any on" : "merge-any off", pid,
+			     errno, o->domain);
+	close(dev);
+	close(pidfd);
 	return EXIT_SUCCESS;
 }
 
@@ -2128,26 +2448,44 @@ static int cmd_help(const struct command *cmd, struct options *o)
 static const struct command commands[] = {
 	{
 		"status", "[-i SECONDS] [--json]",
-		"      Whether xksm is loaded and xksmd runs, the memory saved, the\n"
-		"      general profit, the page counters, the scan rate and the time\n"
-		"      of one full scan, measured over an interval.\n"
+		"      Whether xksm is loaded and xksmd runs, the merge scope, the\n"
+		"      memory saved, the general profit, the page counters, the scan\n"
+		"      rate and the time of one full scan, measured over an interval.\n"
 		"      -i SECONDS  measuring interval (default 1, fractions allowed)\n"
 		"      --json      print one JSON object\n",
 		OPT_INTERVAL | OPT_JSON, 0, 0, cmd_status,
 	}, {
 		"top", "[-i SECONDS] [-n N] [-s FIELD] [-c COUNT] [--once] [--json]",
 		"      The registered processes: pid, comm, merging pages, zero pages,\n"
-		"      rmap_items, profit, registered bytes and merge-any, refreshed\n"
-		"      until interrupted.  Reads debugfs: root only.\n"
+		"      rmap_items, profit, registered bytes, merge domain and\n"
+		"      merge-any, refreshed until interrupted.  Reads debugfs: root\n"
+		"      only.\n"
 		"      -i SECONDS  refresh interval (default 1, fractions allowed)\n"
 		"      -n N        show at most N processes\n"
 		"      -s FIELD    sort by pid, comm, merging (default), zero, rmap,\n"
-		"                  profit or registered\n"
+		"                  profit, registered or domain\n"
 		"      -c COUNT    stop after COUNT tables\n"
 		"      --once      print one table and exit\n"
 		"      --json      one JSON object per table, one per line\n",
 		OPT_INTERVAL | OPT_ROWS | OPT_SORT | OPT_COUNT | OPT_ONCE | OPT_JSON,
 		0, 0, cmd_top,
+	}, {
+		"proc", "[--json] PID",
+		"      What xksm does for the process PID: merge-any, whether it is\n"
+		"      mergeable, registered bytes, merging pages, zero pages,\n"
+		"      rmap_items, profit and its merge domain.  Asks /dev/xksm with a\n"
+		"      pidfd: needs CAP_SYS_NICE and ptrace read access to PID.\n"
+		"      --json      print one JSON object\n",
+		OPT_JSON, 1, 1, cmd_proc,
+	}, {
+		"merge-any", "[--domain ID] PID on|off",
+		"      Turn merge-any on for the process PID (all of its private\n"
+		"      anonymous memory, present and future, may merge), or off\n"
+		"      (unmerging what it merged).  Through /dev/xksm with a pidfd:\n"
+		"      needs CAP_SYS_NICE and ptrace read access to PID.\n"
+		"      --domain ID  with on: also set PID's merge domain id, 0 to\n"
+		"                   4294967295 (other than 0 needs CAP_SYS_ADMIN)\n",
+		OPT_DOMAIN, 2, 2, cmd_merge_any,
 	}, {
 		"get", "[--json] [KNOB...]",
 		"      Print knobs as KNOB=VALUE: the named ones (counters too), or\n"
@@ -2157,9 +2495,10 @@ static const struct command commands[] = {
 	}, {
 		"set", "KNOB=VALUE...",
 		"      Check every assignment (the knob exists, the value is a decimal\n"
-		"      integer in the range the module accepts), then write them in\n"
-		"      order.  If any is invalid, nothing is written (exit status 2);\n"
-		"      a write the kernel refuses stops there (exit status 1).\n",
+		"      integer in the range the module accepts, or one of the knob's\n"
+		"      words), then write them in order.  If any is invalid, nothing\n"
+		"      is written (exit status 2); a write the kernel refuses stops\n"
+		"      there (exit status 1).\n",
 		0, 1, -1, cmd_set,
 	}, {
 		"chains", "[-a] [--json]",

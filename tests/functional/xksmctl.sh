@@ -7,7 +7,11 @@
 # command prints must equal what sysfs and debugfs say; set must refuse bad
 # assignments before writing anything (exit 2) and report what the kernel
 # refuses (exit 1); and, on files made up here (XKSM_SYSFS, XKSM_DEBUGFS),
-# the parsers and the JSON escaping.  Restores every knob it changes.
+# the parsers and the JSON escaping.  Then what acts on another process
+# through a pidfd (xksmctl proc and merge-any, xksm-run --pid: their
+# figures against debugfs, their errors), and the merge domains' knobs
+# (merge_scope, zero_pages_across_domains) and DOMAIN column.  Restores
+# every knob it changes.
 
 fail=0
 ok()     { echo "ok - $*"; }
@@ -15,6 +19,7 @@ not_ok() { echo "not ok - $*"; fail=1; }
 expect() { if eval "$1"; then ok "$2"; else not_ok "$2"; fi; }
 
 X=/tools/xksmctl
+R=/tools/xksm-run
 S=/sys/kernel/mm/xksm
 D=/sys/kernel/debug/xksm
 T=/tmp/xksmctl
@@ -33,10 +38,19 @@ mm_field() { grep "^mm_slot [^ ]* pid $1 " $D/mm_slots | sed -n "s/.* $2 \([0-9]
 saved_run=$(cat $S/run)
 saved_pts=$(cat $S/pages_to_scan)
 saved_sleep=$(cat $S/sleep_millisecs)
+saved_scope=$(sed 's/.*\[\(.*\)\].*/\1/' $S/merge_scope 2>/dev/null)
+saved_zpad=$(cat $S/zero_pages_across_domains 2>/dev/null)
 holder=
+sleeper=
+zparent=
 cleanup() {
 	echo 2 > $S/run
 	[ -n "$holder" ] && kill -KILL $holder 2>/dev/null && wait $holder 2>/dev/null
+	[ -n "$sleeper" ] && kill -KILL $sleeper 2>/dev/null && wait $sleeper 2>/dev/null
+	[ -n "$zparent" ] && kill -KILL $zparent 2>/dev/null && wait $zparent 2>/dev/null
+	# merge_scope and zero_pages_across_domains: only once nothing is merged.
+	[ -n "$saved_scope" ] && echo "$saved_scope" > $S/merge_scope
+	[ -n "$saved_zpad" ] && echo "$saved_zpad" > $S/zero_pages_across_domains
 	echo "$saved_pts" > $S/pages_to_scan
 	echo "$saved_sleep" > $S/sleep_millisecs
 	echo "$saved_run" > $S/run
@@ -135,6 +149,9 @@ expect "[ $rc = 0 ] && grep -q '^ *$holder helper_merge_ho  *64 ' $T/top.txt" \
 	"top --once shows the holder's pid, comm and merging pages"
 $X top -i 0.2 -c 2 -n 1 > $T/top2.txt; rc=$?
 expect "[ $rc = 0 ] && [ \$(grep -c '^xksmctl top' $T/top2.txt) = 2 ]" "top -c 2 prints two tables"
+want=$(mm_field $holder domain)
+expect "[ -n '$want' ] && grep -q '\"domain\":$want}' $T/entry && grep -q '^ *PID COMM .* DOMAIN ANY\$' $T/top.txt" \
+	"top: the holder's domain ($want under merge_scope $saved_scope) is mm_slots', and the table has a DOMAIN column"
 
 # --- get and set ----------------------------------------------------------------
 pts=$(cat $S/pages_to_scan)
@@ -151,13 +168,27 @@ expect "[ \"\$($X get pages_to_scan)\" = pages_to_scan=1234 ]" "get pages_to_sca
 expect "[ \"\$($X get --json pages_to_scan run)\" = '{\"pages_to_scan\":1234,\"run\":0}' ]" \
 	"get --json pages_to_scan run prints {\"pages_to_scan\":1234,\"run\":0}"
 $X get > $T/get.txt; rc=$?
-expect "[ $rc = 0 ] && grep -q '^advisor_mode=none$' $T/get.txt && [ \$(wc -l < $T/get.txt) = 13 ]" \
-	"get prints the 13 knobs, advisor_mode as its selected word"
+expect "[ $rc = 0 ] && grep -q '^advisor_mode=none$' $T/get.txt && grep -q '^merge_scope=$saved_scope\$' $T/get.txt && [ \$(wc -l < $T/get.txt) = 15 ]" \
+	"get prints the 15 knobs, advisor_mode and merge_scope as their selected words"
 man=$(cat $S/merge_across_nodes)
 $X set merge_across_nodes=$((1 - man)) 2> $T/err; rc=$?
 cat $T/err
 expect "[ $rc = 1 ] && grep -q 'busy' $T/err && [ \$(cat $S/merge_across_nodes) = $man ]" \
 	"negative: set merge_across_nodes while pages are merged exits 1 with EBUSY's text"
+scope=$(cat $S/merge_scope)
+$X set merge_scope=uid 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 1 ] && grep -q 'busy.*run=2' $T/err && [ \"\$(cat $S/merge_scope)\" = '$scope' ]" \
+	"negative: set merge_scope while pages are merged exits 1 with EBUSY's text"
+for a in merge_scope=bogus merge_scope= "merge_scope=id zero_pages_across_domains=2"; do
+	$X set $a > /dev/null 2> $T/err; rc=$?
+	last=${a##* }
+	knob=${last%%=*}
+	expect "[ $rc = 2 ] && grep -q '$knob' $T/err && [ \"\$(cat $S/merge_scope)\" = '$scope' ]" \
+		"negative: set $a exits 2 naming $knob ($(head -n 1 $T/err)), nothing written"
+done
+$X set merge_scope bogus > /dev/null 2>&1; rc=$?
+expect "[ $rc = 2 ]" "negative: set merge_scope bogus (no =) exits 2"
 $X get nosuch > /dev/null 2>&1; rc=$?
 expect "[ $rc = 2 ]" "negative: get of an unknown knob exits 2"
 
@@ -198,6 +229,146 @@ expect "[ $rc = 0 ] && [ -n '$full' ] && ! grep -q '\"scan_pages_per_second\":0,
 	"status measures the scan rate and the time per full scan of a running xksmd ($full s)"
 $X set run=0
 
+# --- proc, merge-any, xksm-run --pid: another process through a pidfd ---------
+# The holder registered 2 x 32 pages with XKSM_IOC_MERGEABLE: no merge-any.
+$X proc --json $holder > $T/proc.json; rc=$?
+cat $T/proc.json
+expect "[ $rc = 0 ] && grep -q '^{\"pid\":$holder,\"comm\":\"helper_merge_ho\",\"merge_any\":false,\"mergeable\":true,' $T/proc.json" \
+	"proc --json: the holder's pid and comm, merge-any off, mergeable"
+for f in merging_pages zero_pages rmap_items profit domain; do
+	want=$(mm_field $holder $f)
+	got=$(jnum $T/proc.json $f)
+	expect "[ -n '$want' ] && [ '$got' = '$want' ]" \
+		"proc --json: the holder's $f ($got) is that of debugfs mm_slots ($want)"
+done
+expect "[ \"\$(jnum $T/proc.json registered_bytes)\" = $((64 * PAGE)) ] && grep -q '\"merge_scope\":\"$saved_scope\"}' $T/proc.json" \
+	"proc --json: registered_bytes is the holder's 64 pages, and the merge scope is sysfs's"
+
+# Merge-any on for the holder, by another process: its figures stay (run=0).
+$R --pid $holder 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 0 ] && [ ! -s $T/err ]" "xksm-run --pid of the holder exits 0, silently"
+expect "grep -q '^mm_slot [^ ]* pid $holder .* merge_any 1 ' $D/mm_slots" \
+	"debugfs mm_slots: merge_any 1 for the holder after xksm-run --pid"
+$X proc $holder > $T/proc.txt; rc=$?
+$X proc --json $holder > $T/proc.json
+cat $T/proc.txt $T/proc.json
+expect "[ $rc = 0 ] && grep -q '^pid $holder (helper_merge_ho)\$' $T/proc.txt && grep -q '^merge-any  *yes\$' $T/proc.txt && grep -q '^merging pages  *64\$' $T/proc.txt" \
+	"proc: the holder, now with merge-any, has merge-any yes and its 64 merging pages"
+# Merge-any replaces the ranges (as prctl does): registered_bytes counts
+# XKSM_IOC_MERGEABLE's ranges only, none now.
+for f in merging_pages zero_pages rmap_items profit domain registered_bytes; do
+	eval "$f=\$(jnum $T/proc.json $f)"
+done
+expect "grep -q '\"merge_any\":true,' $T/proc.json && [ '$merging_pages' = 64 ] && [ '$registered_bytes' = 0 ] && [ '$rmap_items' = \"\$(mm_field $holder rmap_items)\" ]" \
+	"proc --json: merge-any true, 64 merging pages, no registered ranges, rmap_items as mm_slots"
+expect "grep -q '^registered  *.* ($registered_bytes bytes)\$' $T/proc.txt && grep -q '^zero pages  *$zero_pages\$' $T/proc.txt && grep -q '^rmap items  *$rmap_items\$' $T/proc.txt && grep -q '^profit  *.* ($profit bytes)\$' $T/proc.txt && grep -q '^domain  *$domain (merge scope $saved_scope)\$' $T/proc.txt" \
+	"proc: registered bytes, zero pages, rmap items, profit, domain and merge scope in words, as --json"
+
+# A process of its own, on and off: xksm-run --pid, then xksmctl merge-any.
+sleep 1000 &
+sleeper=$!
+$R --pid $sleeper; rc=$?
+$X proc --json $sleeper > $T/proc.json
+cat $T/proc.json
+expect "[ $rc = 0 ] && grep -q '\"merge_any\":true,\"mergeable\":true,' $T/proc.json && grep -q '^mm_slot [^ ]* pid $sleeper .* merge_any 1 ' $D/mm_slots" \
+	"xksm-run --pid turns merge-any on (proc --json and mm_slots say so)"
+$R --pid $sleeper --off; rc=$?
+$X proc --json $sleeper > $T/proc.json
+cat $T/proc.json
+expect "[ $rc = 0 ] && grep -q '\"merge_any\":false,' $T/proc.json && ! grep -q '^mm_slot [^ ]* pid $sleeper .* merge_any 1 ' $D/mm_slots" \
+	"xksm-run --pid --off turns merge-any off (proc --json and mm_slots say so)"
+$X merge-any $sleeper on; rc=$?
+expect "[ $rc = 0 ] && $X proc --json $sleeper | grep -q '\"merge_any\":true,'" "xksmctl merge-any PID on turns it on"
+$X merge-any $sleeper off; rc=$?
+expect "[ $rc = 0 ] && $X proc --json $sleeper | grep -q '\"merge_any\":false,'" "xksmctl merge-any PID off turns it off"
+
+# Errors: no such process, not permitted, bad usage.
+nopid=4194304	# PID_MAX_LIMIT: never a process id
+$R --pid $nopid > $T/out 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 125 ] && grep -q '^xksm-run: no process $nopid\$' $T/err" \
+	"negative: xksm-run --pid of no process exits 125 saying so"
+$X proc $nopid > $T/out 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 1 ] && [ ! -s $T/out ] && grep -q 'no process $nopid' $T/err" \
+	"negative: proc of no process exits 1 saying so"
+$X merge-any $nopid on 2> $T/err; rc=$?
+expect "[ $rc = 1 ] && grep -q 'no process $nopid' $T/err" "negative: merge-any of no process exits 1 saying so"
+as_nobody="/tests/helper_as_user 65534"
+$as_nobody $R --pid $holder 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 125 ] && grep -q 'not permitted: needs CAP_SYS_NICE and ptrace read access to $holder' $T/err" \
+	"negative: xksm-run --pid of root's process as nobody exits 125: not permitted (EPERM)"
+$as_nobody $X proc $holder > /dev/null 2> $T/err; rc=$?
+cat $T/err
+expect "[ $rc = 1 ] && grep -q 'not permitted: needs CAP_SYS_NICE' $T/err" \
+	"negative: proc of root's process as nobody exits 1: not permitted (EPERM)"
+# A zombie: a child of a process that never waits for it (sleep).
+sh -c "sleep 0 & echo \$! > $T/zombie; exec sleep 1000" &
+zparent=$!
+i=0
+while [ $i -lt 50 ] && ! grep -q '^[0-9]* ([^)]*) Z' /proc/$(cat $T/zombie 2>/dev/null)/stat 2>/dev/null; do
+	sleep 0.1
+	i=$((i + 1))
+done
+zombie=$(cat $T/zombie)
+$R --pid $zombie 2> $T/err; rc=$?
+cat $T/err
+expect "grep -q '^[0-9]* ([^)]*) Z' /proc/$zombie/stat && [ $rc = 125 ] && grep -q 'process $zombie has exited' $T/err" \
+	"negative: xksm-run --pid of a zombie exits 125: it has exited (ESRCH)"
+$X proc $zombie 2> $T/err; rc=$?
+expect "[ $rc = 1 ] && grep -q 'process $zombie has exited' $T/err" "negative: proc of a zombie exits 1: it has exited (ESRCH)"
+kill -KILL $zparent 2>/dev/null && wait $zparent 2>/dev/null
+zparent=
+for a in "--pid 0" "--pid x" "--pid $sleeper --off --domain 1" "--off" "--domain 1 true" "--pid $sleeper true"; do
+	$R $a > /dev/null 2> $T/err; rc=$?
+	expect "[ $rc = 125 ] && grep -q '^xksm-run: ' $T/err" "negative: xksm-run $a exits 125 ($(head -n 1 $T/err))"
+done
+for a in "$sleeper maybe" "$sleeper" "x on" "--domain 1 $sleeper off" "--domain 4294967296 $sleeper on"; do
+	$X merge-any $a > /dev/null 2> $T/err; rc=$?
+	expect "[ $rc = 2 ] && grep -q 'Usage: xksmctl merge-any' $T/err" "negative: merge-any $a exits 2 ($(head -n 1 $T/err))"
+done
+$X proc 0 > /dev/null 2>&1; rc=$?
+expect "[ $rc = 2 ]" "negative: proc 0 exits 2"
+
+# --- merge domains: merge_scope, zero_pages_across_domains, --domain ------------
+$X set run=2; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/pages_sharing) = 0 ]" "set run=2 unmerges everything"
+$X set merge_scope=id; rc=$?
+expect "[ $rc = 0 ] && [ \"\$(cat $S/merge_scope)\" = 'all uid memcg [id]' ]" \
+	"set merge_scope=id writes sysfs ($(cat $S/merge_scope))"
+expect "[ \"\$($X get merge_scope)\" = merge_scope=id ] && [ \"\$($X get --json merge_scope)\" = '{\"merge_scope\":\"id\"}' ]" \
+	"get merge_scope prints merge_scope=id, and --json {\"merge_scope\":\"id\"}"
+$X status -i 0.1 > $T/status.txt; rc=$?
+$X status -i 0.1 --json > $T/status.json
+head -n 2 $T/status.txt
+expect "[ $rc = 0 ] && grep -q '^merge scope: *id (merging within each domain id only; the zero page' $T/status.txt && grep -q '\"merge_scope\":\"id\",\"zero_pages_across_domains\":$saved_zpad,' $T/status.json" \
+	"status shows the merge scope (text and --json)"
+zpad=$((1 - saved_zpad))
+$X set zero_pages_across_domains=$zpad; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/zero_pages_across_domains) = $zpad ] && [ \"\$($X get zero_pages_across_domains)\" = zero_pages_across_domains=$zpad ]" \
+	"set/get zero_pages_across_domains=$zpad round trip"
+$X set zero_pages_across_domains=$saved_zpad
+$R --pid $sleeper --domain 7; rc=$?
+$X proc --json $sleeper > $T/proc.json
+cat $T/proc.json
+expect "[ $rc = 0 ] && grep -q '\"merge_any\":true,.*\"domain\":7,\"merge_scope\":\"id\"}' $T/proc.json && [ \"\$(mm_field $sleeper domain)\" = 7 ]" \
+	"xksm-run --pid --domain 7: merge-any on in domain 7 (proc --json, mm_slots)"
+$X merge-any --domain 9 $sleeper on; rc=$?
+$X top --once > $T/top.txt
+$X top --once --json > $T/top.json
+grep "^ *$sleeper " $T/top.txt
+expect "[ $rc = 0 ] && grep -q '^ *$sleeper [^ ]* .* 9 yes\$' $T/top.txt && grep -q '{\"pid\":$sleeper,[^}]*\"domain\":9}' $T/top.json" \
+	"merge-any --domain 9: top shows DOMAIN 9 for the process (text and --json)"
+$as_nobody $R --pid $sleeper --domain 3 2> $T/err; rc=$?
+expect "[ $rc = 125 ] && grep -q 'not permitted' $T/err" "negative: --domain as nobody is not permitted ($(cat $T/err))"
+$X merge-any $sleeper off
+$X set merge_scope=all; rc=$?
+expect "[ $rc = 0 ] && [ \"\$($X get merge_scope)\" = merge_scope=all ]" "set merge_scope=all restores the default"
+[ -n "$saved_scope" ] && $X set merge_scope=$saved_scope
+$X set run=0
+
 # --- made-up files: parsers, escaping, errors --------------------------------
 F=$T/fake
 mkdir -p $F/sys $F/dbg
@@ -229,5 +400,18 @@ XKSM_DEBUGFS=$F/nosuch $X top --once > /dev/null 2> $T/err; rc=$?
 cat $T/err
 expect "[ $rc = 1 ] && grep -q '$F/nosuch/mm_slots' $T/err" \
 	"negative: top without debugfs exits 1 naming the missing file"
+# An older module's mm_slots, without " domain N": DOMAIN "-", null.
+cat > $F/dbg/mm_slots <<'EOF'
+mm_slot ff4913e742797488 pid 77 comm old exited 0 merge_any 1 merging_pages 3 rmap_items 4 zero_pages 0 profit 12032
+mm_slot ff4913e742797489 pid 78 comm new exited 0 merge_any 0 merging_pages 0 rmap_items 0 zero_pages 0 profit 0 domain 1000
+  range 0x7f0000000000-0x7f0000002000 on
+EOF
+XKSM_SYSFS=$F/sys XKSM_DEBUGFS=$F/dbg $X top --once -s pid > $T/out; rc=$?
+XKSM_SYSFS=$F/sys XKSM_DEBUGFS=$F/dbg $X top --once -s pid --json > $T/fake.json
+cat $T/out $T/fake.json
+expect "[ $rc = 0 ] && grep -q '^ *77 old .* - yes\$' $T/out && grep -q '^ *78 new .* 1000 no\$' $T/out" \
+	"top: DOMAIN from mm_slots' domain word, - without it"
+expect "grep -q '\"pid\":77,[^}]*\"domain\":null}' $T/fake.json && grep -q '\"pid\":78,[^}]*\"ranges\":1,\"domain\":1000}' $T/fake.json" \
+	"top --json: domain null without the word, its number with it"
 
 exit $fail
