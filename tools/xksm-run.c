@@ -3,7 +3,7 @@
  * xksm-run - run an unmodified program on xksm, or turn merge-any on or off
  * for a running process.
  *
- *   xksm-run [-m] [-s] [-l LIB] [--] COMMAND [ARG...]
+ *   xksm-run [-m] [-s] [-l LIB] [-d ID] [--] COMMAND [ARG...]
  *   xksm-run -p PID [-u | -d ID]
  *
  * The first form runs COMMAND with libxksm-preload.so preloaded, so that
@@ -21,6 +21,11 @@
  *   -l, --lib LIB	the library to preload (default: $XKSM_PRELOAD_LIB,
  *			else ../lib/xksm/libxksm-preload.so next to this
  *			program, else /usr/lib/xksm/libxksm-preload.so)
+ *   -d, --domain ID	register COMMAND's memory in merge domain ID (0 to
+ *			4294967295; other than 0 needs CAP_SYS_ADMIN), which
+ *			confines its merging when merge_scope is "id": the
+ *			library passes XKSM_DOMAIN=ID from the environment
+ *			with every registration
  *
  * The second form acts on the process PID that runs already, through
  * pidfd_open(2) and XKSM_IOC_SET_MERGE_ANY with XKSM_PIDFD: merge-any on
@@ -33,10 +38,6 @@
  *   -d, --domain ID	also set the process's merge domain id (0 to
  *			4294967295; other than 0 needs CAP_SYS_ADMIN), which
  *			confines its merging when merge_scope is "id"
- *
- * A COMMAND's domain would have to be set on the mm that exec(2) creates,
- * by the preload library; it does not do that, so --domain goes with --pid
- * only.
  *
  * Exit status: COMMAND's; 125 when xksm-run itself fails (xksm not loaded,
  * no library, bad usage; with --pid, any failure: no such process, not
@@ -69,7 +70,7 @@
 #define EXIT_NOT_FOUND	127
 
 static const char usage_text[] =
-	"usage: xksm-run [-m] [-s] [-l LIB] [--] COMMAND [ARG...]\n"
+	"usage: xksm-run [-m] [-s] [-l LIB] [-d ID] [--] COMMAND [ARG...]\n"
 	"       xksm-run -p PID [-u | -d ID]\n"
 	"Run COMMAND with its KSM requests (madvise MADV_MERGEABLE, prctl\n"
 	"PR_SET_MEMORY_MERGE, /proc/self/ksm_stat) answered by xksm; or turn\n"
@@ -82,7 +83,7 @@ static const char usage_text[] =
 	"  -p, --pid PID     merge all anonymous memory of the running process PID\n"
 	"                    (needs CAP_SYS_NICE and ptrace read access to PID)\n"
 	"  -u, --off         with --pid: stop that, unmerging what merge-any merged\n"
-	"  -d, --domain ID   with --pid: also set PID's merge domain id (0 to\n"
+	"  -d, --domain ID   COMMAND's (or with --pid, PID's) merge domain id (0 to\n"
 	"                    4294967295; other than 0 needs CAP_SYS_ADMIN)\n"
 	"  -h, --help        this text\n"
 	"\n"
@@ -312,8 +313,8 @@ int main(int argc, char **argv)
 			usage_fail("--domain sets a domain with merge-any on: not with --off");
 		return merge_any_pid(pid, !off, domain);
 	}
-	if (off || domain >= 0)
-		usage_fail("%s goes with --pid only", off ? "--off" : "--domain");
+	if (off)
+		usage_fail("--off goes with --pid only");
 	if (optind >= argc) {
 		fputs(usage_text, stderr);
 		return EXIT_FAILED;
@@ -324,6 +325,13 @@ int main(int argc, char **argv)
 	preload(find_lib(lib));
 	if (merge_any && setenv("XKSM_MERGE_ANY", "1", 1))
 		fail("setenv: %s", strerror(errno));
+	if (domain >= 0) {
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", domain);
+		if (setenv("XKSM_DOMAIN", id, 1))
+			fail("setenv: %s", strerror(errno));
+	}
 	if (sysfs)
 		bind_sysfs();
 

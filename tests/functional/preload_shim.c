@@ -21,7 +21,10 @@
  *  - other advice (MADV_DONTNEED) and other prctl options (PR_SET_NAME) go
  *    to the kernel unchanged; syscall(SYS_madvise) is redirected too;
  *  - prctl(PR_SET/GET_MEMORY_MERGE) with the kernel's argument checks;
- *    merge-any survives fork and exec; a registered range survives fork.
+ *    merge-any survives fork and exec; a registered range survives fork;
+ *  - xksm-run --domain ID: under merge_scope "id" the program's madvise and
+ *    prctl registrations put its memory in domain ID (XKSM_IOC_STATS); an
+ *    unprivileged program run so gets EPERM from madvise.
  */
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -291,12 +294,104 @@ static void check_merge(void)
 	munmap(b, N * XT_PAGE);
 }
 
+/*
+ * Under xksm-run --domain: register through madvise(), then through
+ * prctl(), as an unmodified program would; exit 0 if XKSM_IOC_STATS puts
+ * the memory in domain @want both times, 1 if not, 2 if madvise() failed
+ * with EPERM (and nothing was registered).
+ */
+static int domain_child(long long want)
+{
+	char *p = xt_map(N);
+	struct xksm_stats st;
+
+	xt_fill(p, N, SEED);
+	if (madvise(p, N * XT_PAGE, MADV_MERGEABLE)) {
+		int eperm = errno == EPERM;
+
+		st = xt_stats_or_die();
+		printf("domain child: madvise: %s, mergeable %llu\n",
+		       strerror(errno), (unsigned long long)st.mergeable);
+		return eperm && !st.mergeable ? 2 : 1;
+	}
+	st = xt_stats_or_die();
+	printf("domain child: after madvise, domain %llu\n",
+	       (unsigned long long)st.domain);
+	if ((long long)st.domain != want)
+		return 1;
+	if (prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0))
+		return 1;
+	st = xt_stats_or_die();
+	printf("domain child: after PR_SET_MEMORY_MERGE, domain %llu merge_any %llu\n",
+	       (unsigned long long)st.domain, (unsigned long long)st.merge_any);
+	return (long long)st.domain == want && st.merge_any ? 0 : 1;
+}
+
+#define SCOPE	"/sys/kernel/mm/xksm/merge_scope"
+
+/* merge_scope back to "all" (nothing may stay merged across the switch). */
+static void scope_all(void)
+{
+	xt_unmerge_all();
+	xt_write_file(SCOPE, "all");
+}
+
+/* Run SELF domain-child under xksm-run -d @id (as @uid unless -1). */
+static int run_domain_child(const char *id, const char *uid)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid == 0) {
+		if (uid)
+			execl("/tests/helper_as_user", "helper_as_user", uid, XKSM_RUN,
+			      "-d", id, SELF, "domain-child", id, (char *)NULL);
+		else
+			execl(XKSM_RUN, XKSM_RUN, "-d", id, SELF, "domain-child", id,
+			      (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+static void check_domain(void)
+{
+	int rc;
+
+	if (!xt_has(XKSM_FEATURE_DOMAIN)) {
+		check(0, "xksm reports XKSM_FEATURE_DOMAIN");
+		return;
+	}
+	xt_unmerge_all();
+	if (xt_write_file(SCOPE, "id")) {
+		check(0, "merge_scope=id after run=2");
+		return;
+	}
+	atexit(scope_all);
+	rc = run_domain_child("5", NULL);
+	check(rc == 0, "xksm-run -d 5: madvise and prctl register in domain 5 (exit %d)", rc);
+	rc = run_domain_child("0", NULL);
+	check(rc == 0, "xksm-run -d 0: in domain 0 (exit %d)", rc);
+	rc = run_domain_child("5", "65534");
+	check(rc == 2, "xksm-run -d 5 as uid 65534: madvise fails with EPERM, nothing registered (exit %d)", rc);
+	scope_all();
+	check(xt_knob("pages_shared") == 0, "merge_scope back to all, nothing merged");
+}
+
 int main(int argc, char **argv)
 {
 	const char *pre = getenv("LD_PRELOAD");
 
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return exec_child();
+	if (argc > 2 && !strcmp(argv[1], "domain-child"))
+		return domain_child(atoll(argv[2]));
 	xt_require(XKSM_FEATURE_STAT_FD, "STAT_FD");
 	if (!pre || !strstr(pre, "libxksm-preload.so")) {
 		/* Run again under xksm-run, as a user would. */
@@ -312,5 +407,6 @@ int main(int argc, char **argv)
 	check_passthrough();
 	check_merge();
 	check_merge_any();
+	check_domain();
 	return done();
 }

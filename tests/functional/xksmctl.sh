@@ -321,7 +321,7 @@ $X proc $zombie 2> $T/err; rc=$?
 expect "[ $rc = 1 ] && grep -q 'process $zombie has exited' $T/err" "negative: proc of a zombie exits 1: it has exited (ESRCH)"
 kill -KILL $zparent 2>/dev/null && wait $zparent 2>/dev/null
 zparent=
-for a in "--pid 0" "--pid x" "--pid $sleeper --off --domain 1" "--off" "--domain 1 true" "--pid $sleeper true"; do
+for a in "--pid 0" "--pid x" "--pid $sleeper --off --domain 1" "--off" "--off true" "--domain x true" "--pid $sleeper true"; do
 	$R $a > /dev/null 2> $T/err; rc=$?
 	expect "[ $rc = 125 ] && grep -q '^xksm-run: ' $T/err" "negative: xksm-run $a exits 125 ($(head -n 1 $T/err))"
 done

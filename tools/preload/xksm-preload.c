@@ -30,6 +30,13 @@
  * program that execs with an environment of its own making, without
  * LD_PRELOAD or that variable, leaves xksm behind, as it leaves the library.
  *
+ * XKSM_DOMAIN=ID in the environment (xksm-run --domain) puts the program's
+ * memory in merge domain ID: every registration carries it
+ * (XKSM_SET_DOMAIN), and, as the variable stays in the environment, so do
+ * those of the programs it runs.  An ID other than 0 needs CAP_SYS_ADMIN;
+ * without it registrations fail with EPERM, as madvise's would.  A value
+ * that is not a number from 0 to 4294967295 is ignored.
+ *
  * When /dev/xksm cannot be opened (xksm not loaded, no permission), or the
  * module does not know a request, the call goes to the kernel unchanged.
  * The device is opened for each request and closed again, so a preloaded
@@ -58,6 +65,33 @@
 
 #define EXPORT	__attribute__((visibility("default")))
 #define ENV_MERGE_ANY	"XKSM_MERGE_ANY"
+#define ENV_DOMAIN	"XKSM_DOMAIN"
+
+/* The merge domain from ENV_DOMAIN, or -1 for none (see the top). */
+static long long domain = -1;
+
+static void read_domain(void)
+{
+	const char *v = getenv(ENV_DOMAIN);
+	unsigned long long d;
+	char *end;
+
+	if (!v || !*v)
+		return;
+	errno = 0;
+	d = strtoull(v, &end, 10);
+	if (!errno && !*end && *v != '-' && d <= 0xffffffffULL)
+		domain = (long long)d;
+}
+
+/* XKSM_SET_DOMAIN for a registration, if a domain was given. */
+static void with_domain(__u64 *flags, __u64 *field)
+{
+	if (domain >= 0) {
+		*flags |= XKSM_SET_DOMAIN;
+		*field = (__u64)domain;
+	}
+}
 
 /* --- the real functions -------------------------------------------------- */
 
@@ -153,8 +187,10 @@ static int xksm_madvise(void *addr, size_t len, int advice, int *done)
 	};
 
 	*done = 0;
-	if (advice == MADV_MERGEABLE)
+	if (advice == MADV_MERGEABLE) {
+		with_domain(&range.flags, &range.domain);
 		return xksm_call(XKSM_FEATURE_MERGE, XKSM_IOC_MERGEABLE, &range, done);
+	}
 	if (advice == MADV_UNMERGEABLE)
 		return xksm_call(XKSM_FEATURE_MERGE, XKSM_IOC_UNMERGEABLE, &range, done);
 	return -1;
@@ -195,6 +231,8 @@ static int xksm_prctl(int option, unsigned long arg2, unsigned long arg3,
 		return ret ? ret : (int)ma.enable;
 	}
 	ma.enable = !!arg2;
+	if (ma.enable)
+		with_domain(&ma.flags, &ma.domain);
 	ret = xksm_call(XKSM_FEATURE_MERGE_ANY, XKSM_IOC_SET_MERGE_ANY, &ma, done);
 	/* What carries merge-any across exec (see the top of this file). */
 	if (*done && !ret) {
@@ -404,7 +442,10 @@ EXPORT FILE *fopen64(const char *path, const char *mode)
 
 /* --- exec ------------------------------------------------------------------ */
 
-/* Merge-any was on before exec: on again for the new program. */
+/*
+ * The domain to register in, if any; and merge-any was on before exec: on
+ * again for the new program.
+ */
 __attribute__((constructor))
 static void xksm_preload_init(void)
 {
@@ -412,6 +453,8 @@ static void xksm_preload_init(void)
 	struct xksm_merge_any ma = { .enable = 1 };
 	int done;
 
+	read_domain();
+	with_domain(&ma.flags, &ma.domain);
 	if (v && !strcmp(v, "1"))
 		xksm_call(XKSM_FEATURE_MERGE_ANY, XKSM_IOC_SET_MERGE_ANY, &ma, &done);
 }
