@@ -32,6 +32,7 @@ struct xksm_fork {
 	struct list_head list;
 	struct mm_struct *parent;	/* mmgrab()bed */
 	struct mm_struct *child;	/* mmgrab()bed */
+	struct xksm_identity ident;	/* the parent's, at the fork */
 };
 
 /* Forks waiting for xksm_fork_work, under xksm_fork_lock. */
@@ -47,11 +48,12 @@ static struct tracepoint *xksm_fork_tp;
  * Copy @parent's registration to @child.  The ranges are copied out under
  * the parent's mmap_lock, then in under the child's: never both at once.
  */
-static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
+static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child,
+			      const struct xksm_identity *ident)
 {
 	struct xksm_range_copy *ranges = NULL;
-	struct xksm_identity ident = {};
 	struct xksm_mm_slot *slot;
+	bool rehomed = false;
 	unsigned int nr = 0, max = 0;
 	bool merge_any = false;
 	void *entry;
@@ -68,8 +70,12 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 		MA_STATE(mas, &slot->ranges, 0, 0);
 
 		merge_any = slot->merge_any;
-		/* The child's memory merges where its parent's did. */
-		ident = slot->ident;
+		/*
+		 * The child's memory merges where its parent's did at the
+		 * fork; if the parent has moved to another domain since, the
+		 * child keeps the old one, and the pages merged there.
+		 */
+		rehomed = xksm_domain_differs(ident, &slot->ident);
 		rcu_read_lock();
 		mas_for_each(&mas, entry, ULONG_MAX)
 			max++;
@@ -99,7 +105,7 @@ static void xksm_fork_inherit(struct mm_struct *parent, struct mm_struct *child)
 		return;
 	}
 	if (mmget_not_zero(child)) {
-		if (xksm_inherit(child, merge_any, &ident, ranges, nr))
+		if (xksm_inherit(child, merge_any, ident, ranges, nr, rehomed))
 			atomic_long_inc(&xksm_fork_lost);
 		mmput(child);
 	}
@@ -119,7 +125,7 @@ static void xksm_fork_work_fn(struct work_struct *work)
 		spin_unlock(&xksm_fork_lock);
 		if (!fork)
 			break;
-		xksm_fork_inherit(fork->parent, fork->child);
+		xksm_fork_inherit(fork->parent, fork->child, &fork->ident);
 		mmdrop(fork->parent);
 		mmdrop(fork->child);
 		kfree(fork);
@@ -134,16 +140,19 @@ static void xksm_fork_probe(void *data, struct task_struct *parent,
 			    struct task_struct *child)
 {
 	struct mm_struct *mm = parent->mm, *child_mm = child->mm;
+	struct xksm_identity ident;
+	struct xksm_mm_slot *slot;
 	struct xksm_fork *fork;
-	bool registered;
 
 	if (!mm || !child_mm || mm == child_mm)
 		return;		/* a kernel thread, or a thread (CLONE_VM) */
 
 	spin_lock(&xksm_mmlist_lock);
-	registered = xksm_get_mm_slot_locked(mm);
+	slot = xksm_get_mm_slot_locked(mm);
+	if (slot)
+		ident = slot->ident;
 	spin_unlock(&xksm_mmlist_lock);
-	if (!registered)
+	if (!slot)
 		return;
 
 	fork = kmalloc(sizeof(*fork), GFP_ATOMIC | __GFP_NOWARN);
@@ -155,6 +164,7 @@ static void xksm_fork_probe(void *data, struct task_struct *parent,
 	mmgrab(child_mm);
 	fork->parent = mm;
 	fork->child = child_mm;
+	fork->ident = ident;
 	spin_lock(&xksm_fork_lock);
 	list_add_tail(&fork->list, &xksm_forks);
 	spin_unlock(&xksm_fork_lock);

@@ -585,12 +585,45 @@ int xksm_clear_merge_any(struct mm_struct *mm)
 }
 
 /*
- * Give a forked child @mm its parent's registration (fork.c): merge-any and
- * the ranges, states and all.
+ * Copy back every KSM page a just registered child maps: it was forked
+ * from an mm that run=2 may already have passed (the fork is noticed only
+ * after dup_mmap(), xksm_unmerge_all() may have ended in between), or that
+ * has moved to another merge domain since.  Without xksm_thread_mutex
+ * (run=2 waits for fork.c's work under it): the child has no rmap_items
+ * yet, and a copy is the child's own write fault.  mmap_lock held.
+ */
+static void xksm_unmerge_child(struct mm_struct *mm)
+{
+	struct xksm_walk_result res;
+	struct vm_area_struct *vma;
+	unsigned long addr;
+
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_assert_locked(mm);
+	for_each_vma(vmi, vma) {
+		if (!vma->anon_vma || !xksm_vma_compatible(vma))
+			continue;
+		addr = vma->vm_start;
+		while (addr < vma->vm_end && !xksm_test_exit(mm) &&
+		       xksm_walk_next(vma, addr, vma->vm_end, &res)) {
+			if (!res.zero)
+				xksm_break_ksm(vma, res.addr, false);
+			addr = res.addr + PAGE_SIZE;
+		}
+	}
+}
+
+/*
+ * Give a forked child @mm its parent's registration (fork.c): merge-any,
+ * the ranges, states and all, and the identity @ident the parent had at
+ * the fork.  With @unmerge (the parent changed domain since), or while
+ * run=2 unmerges, the KSM pages it was forked with are copied back.
  */
 int xksm_inherit(struct mm_struct *mm, bool merge_any,
 		 const struct xksm_identity *ident,
-		 const struct xksm_range_copy *ranges, unsigned int nr)
+		 const struct xksm_range_copy *ranges, unsigned int nr,
+		 bool unmerge)
 {
 	struct xksm_mm_slot *slot;
 	unsigned int i;
@@ -609,6 +642,12 @@ int xksm_inherit(struct mm_struct *mm, bool merge_any,
 		err = mtree_store_range(&slot->ranges, ranges[i].first,
 					ranges[i].last, ranges[i].state,
 					GFP_KERNEL_ACCOUNT);
+	if (unmerge || READ_ONCE(xksm_run) & XKSM_RUN_UNMERGE) {
+		mmap_write_downgrade(mm);
+		xksm_unmerge_child(mm);
+		mmap_read_unlock(mm);
+		return err;
+	}
 out:
 	mmap_write_unlock(mm);
 	return err;

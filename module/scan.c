@@ -856,6 +856,8 @@ int xksm_clear_stable_tree(void)
 	lockdep_assert_held(&xksm_thread_mutex);
 	if (xksm_pages_shared)
 		return -EBUSY;
+	/* A child forked just before is copied back by fork.c's work. */
+	xksm_fork_flush();
 	err = xksm_break_deferred();
 	if (err)
 		return err;

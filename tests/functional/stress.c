@@ -11,14 +11,20 @@
  * worker), munmap+mmap, mremap (grow, shrink, move), mprotect, madvise
  * (DONTNEED, PAGEOUT, COLD, HUGEPAGE, NOHUGEPAGE), mlock/munlock,
  * move_pages to the other node, unregistering (with and without
- * XKSM_KEEP_MERGED) and registering again, merge-any on and off.  They run
- * in a memory cgroup whose memory.high pushes them into swap on zram.  The
- * test itself meanwhile switches run=2 and back, switches
- * merge_across_nodes, compacts memory and reads every debugfs file.
+ * XKSM_KEEP_MERGED) and registering again, merge-any on and off, and
+ * registering again in another merge domain (XKSM_SET_DOMAIN, ids 0 to 3:
+ * under merge_scope=id that unmerges the whole mm first).  They run in a
+ * memory cgroup whose memory.high pushes them into swap on zram.  The test
+ * itself meanwhile switches run=2 and back, switches merge_scope (id, all,
+ * uid, memcg) and merge_across_nodes while run=2 holds, compacts memory and
+ * reads every debugfs file.
  *
  * It fails on any page that does not read back as written (zero lost or
  * corrupted writes), on any operation kind that never ran, if nothing
- * merged, and if, once every worker is gone, xksm still counts anything:
+ * merged, if a domain id set does not read back, if merge_scope never
+ * switched or refused to right after run=2, if no mm moved to another
+ * domain under merge_scope=id, and if, once every worker is gone (and the
+ * scope is back to all), xksm still counts anything:
  * pages_shared, pages_sharing, pages_unshared, pages_volatile, chains,
  * dups, zero pages, rmap_items, stable nodes, mm slots.  The harness then
  * unloads xksm under slab debugging (a leaked object fails the run).
@@ -50,14 +56,22 @@ enum op {
 	OP_WRITE, OP_CHECK, OP_FORK, OP_EXEC, OP_REMAP, OP_MREMAP_SIZE,
 	OP_MREMAP_MOVE, OP_MPROTECT, OP_DONTNEED, OP_PAGEOUT, OP_COLD,
 	OP_HUGEPAGE, OP_MLOCK, OP_MOVE_PAGES, OP_UNREGISTER, OP_MERGE_ANY,
-	NR_OPS
+	OP_DOMAIN, NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
 	"write", "check", "fork", "exec", "munmap+mmap", "mremap size",
 	"mremap move", "mprotect", "DONTNEED", "PAGEOUT", "COLD",
 	"HUGEPAGE", "mlock", "move_pages", "unregister", "merge-any",
+	"domain",
 };
+
+/* merge_scope's words, in the module's order (domain.c). */
+enum scope { SCOPE_ALL, SCOPE_UID, SCOPE_MEMCG, SCOPE_ID, NR_SCOPES };
+
+static const char *const scope_names[NR_SCOPES] = { "all", "uid", "memcg", "id" };
+
+#define SCOPE_PATH	"/sys/kernel/mm/xksm/merge_scope"
 
 /* What every process reports, in a shared memfd (it survives exec). */
 struct shared {
@@ -68,6 +82,17 @@ struct shared {
 	long bad_pages;
 	long ioctl_errors;		/* register/unregister that failed */
 	char first_bad[256];
+	/*
+	 * merge_scope as the test last set it, and a sequence number that is
+	 * odd while the test is switching it: a worker knows the scope its
+	 * ioctl ran under when the number was even and the same before and
+	 * after.
+	 */
+	volatile int scope_seq;
+	volatile int scope;
+	long domain_moves;		/* to another id under scope id */
+	long domain_bad;		/* an id set that did not read back */
+	char first_domain_bad[256];
 };
 
 static struct shared *sh;
@@ -285,6 +310,77 @@ static void op_move_pages(struct region *r)
 	syscall(SYS_move_pages, 0, n, pages, nodes, status, MPOL_MF_MOVE);
 }
 
+/* The mm's domain id (XKSM_IOC_GET_MERGE_ANY), or -1 with errno. */
+static long long get_domain(void)
+{
+	struct xksm_merge_any ma = { 0 };
+
+	if (ioctl(xt_dev(), XKSM_IOC_GET_MERGE_ANY, &ma))
+		return -1;
+	return ma.domain;
+}
+
+/*
+ * Register the region, or a part of it, again in merge domain 0 to 3
+ * (XKSM_SET_DOMAIN); now and then through merge-any instead.  Under
+ * merge_scope=id a move to another id unmerges every page the mm has
+ * merged first (xksm_rehome()), under the others it only sets the id.
+ * The id must read back, and the region what was written.
+ */
+static void op_domain(struct region *r)
+{
+	unsigned int id = rnd_below(4);
+	long long old = get_domain(), now;
+	size_t start = 0, n = r->pages;
+	int seq, scope, err;
+
+	if (old < 0) {
+		__sync_fetch_and_add(&sh->ioctl_errors, 1);
+		return;
+	}
+	seq = sh->scope_seq;
+	__sync_synchronize();
+	scope = sh->scope;
+	if (!rnd_below(5)) {
+		struct xksm_merge_any ma = {
+			.enable = 1, .flags = XKSM_SET_DOMAIN, .domain = id,
+		};
+
+		err = ioctl(xt_dev(), XKSM_IOC_SET_MERGE_ANY, &ma);
+	} else {
+		struct xksm_range rg = { .flags = XKSM_SET_DOMAIN, .domain = id };
+
+		if (rnd() & 1) {
+			start = rnd_below(r->pages);
+			n = 1 + rnd_below(r->pages - start);
+		}
+		rg.start = (uintptr_t)(r->addr + start * XT_PAGE);
+		rg.len = n * XT_PAGE;
+		err = ioctl(xt_dev(), XKSM_IOC_MERGEABLE, &rg);
+		if (!err && n == r->pages)
+			r->registered = 1;
+	}
+	/* As do_register(): ENOMEM and EINTR are documented, nothing else. */
+	if (err) {
+		if (errno != ENOMEM && errno != EINTR)
+			__sync_fetch_and_add(&sh->ioctl_errors, 1);
+		check_region(r, "a failed domain change");
+		return;
+	}
+	__sync_synchronize();
+	if (!(seq & 1) && sh->scope_seq == seq && scope == SCOPE_ID && old != id)
+		__sync_fetch_and_add(&sh->domain_moves, 1);
+	now = get_domain();
+	if (now != id) {
+		if (!__sync_fetch_and_add(&sh->domain_bad, 1))
+			snprintf(sh->first_domain_bad, sizeof(sh->first_domain_bad),
+				 "pid %d: domain %u set (was %lld), reads %lld%s%s",
+				 getpid(), id, old, now, now < 0 ? ": " : "",
+				 now < 0 ? strerror(errno) : "");
+	}
+	check_region(r, "a domain change");
+}
+
 static void do_op(enum op op, struct region *r)
 {
 	size_t i, n, start;
@@ -356,6 +452,9 @@ static void do_op(enum op op, struct region *r)
 		if (xt_set_merge_any(rnd() & 1) && errno != EINTR && errno != ENOMEM)
 			__sync_fetch_and_add(&sh->ioctl_errors, 1);
 		break;
+	case OP_DOMAIN:
+		op_domain(r);
+		break;
 	default:
 		return;
 	}
@@ -371,6 +470,7 @@ static enum op pick_op(void)
 		[OP_MPROTECT] = 4, [OP_DONTNEED] = 3, [OP_PAGEOUT] = 3,
 		[OP_COLD] = 2, [OP_HUGEPAGE] = 2, [OP_MLOCK] = 3,
 		[OP_MOVE_PAGES] = 4, [OP_UNREGISTER] = 3, [OP_MERGE_ANY] = 1,
+		[OP_DOMAIN] = 3,
 	};
 	unsigned int sum = 0, x, i;
 
@@ -451,6 +551,209 @@ static void read_tree(const char *dir)
 }
 
 static long disturb[4];
+static long across_busy, scope_switches, scope_failed, scope_transient;
+
+/* The current merge_scope: the bracketed word of "all [uid] memcg id". */
+static const char *scope_get(void)
+{
+	static char word[32];
+	char buf[128] = "", *b, *e;
+	int fd = open(SCOPE_PATH, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return "(unreadable)";
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return "(unreadable)";
+	buf[n] = 0;
+	b = strchr(buf, '[');
+	e = b ? strchr(b, ']') : NULL;
+	if (!e || e - b - 1 >= (long)sizeof(word))
+		return "(no [scope])";
+	memcpy(word, b + 1, e - b - 1);
+	word[e - b - 1] = 0;
+	return word;
+}
+
+/* Write merge_scope (with a newline, as echo does): 0 or the errno. */
+static int scope_set(enum scope to)
+{
+	char buf[32];
+	int err;
+
+	snprintf(buf, sizeof(buf), "%s\n", scope_names[to]);
+	sh->scope_seq++;		/* odd: switching */
+	__sync_synchronize();
+	err = xt_write_file(SCOPE_PATH, buf);
+	if (!err)
+		sh->scope = to;
+	__sync_synchronize();
+	sh->scope_seq++;
+	return err;
+}
+
+static long long debugfs_objects(const char *name);
+
+/* What xksm counts as merged, for a refused switch. */
+static void print_merged(const char *why)
+{
+	static const char *const knobs[] = {
+		"run", "pages_shared", "pages_sharing", "pages_unshared",
+		"pages_volatile", "stable_node_chains", "stable_node_dups",
+		"ksm_zero_pages", "use_zero_pages", "merge_across_nodes",
+	};
+	long long v;
+	unsigned int i;
+
+	printf("# %s: scope reads %s;", why, scope_get());
+	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
+		if (!xt_knob_read(knobs[i], &v))
+			printf(" %s=%lld", knobs[i], v);
+	printf("; debugfs stable nodes %lld, rmap_items %lld, mm slots %lld\n",
+	       debugfs_objects("xksm_stable_node"), debugfs_objects("xksm_rmap_item"),
+	       debugfs_objects("xksm_mm_slot"));
+	fflush(stdout);
+}
+
+/*
+ * Who maps the pages of the stable nodes still there, when a switch is
+ * refused: every process's pagemap against debugfs' stable_tree, with the
+ * process's state and parent and its mm_slot (debugfs' mm_slots).
+ */
+static void print_mappers(void)
+{
+	static unsigned long long kpfn[64];
+	static char slots[1 << 16];
+	char path[64], line[512], comm[64], state;
+	int nk = 0, found = 0, fd, pid, ppid, i;
+	ssize_t len = 0, r;
+	struct dirent *d;
+	DIR *proc;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/xksm/stable_tree", "r");
+	for (i = 0; f && fgets(line, sizeof(line), f); i++) {
+		char *k = strstr(line, " kpfn ");
+
+		if (i < 16)
+			printf("# stable_tree: %s", line);
+		if (k && nk < 64 && sscanf(k, " kpfn %llu", &kpfn[nk]) == 1)
+			nk++;
+	}
+	if (f)
+		fclose(f);
+	fd = open("/sys/kernel/debug/xksm/mm_slots", O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && len < (ssize_t)sizeof(slots) - 1 &&
+	       (r = read(fd, slots + len, sizeof(slots) - 1 - len)) > 0)
+		len += r;
+	slots[len] = 0;
+	if (fd >= 0)
+		close(fd);
+	proc = opendir("/proc");
+	while (proc && found < 12 && (d = readdir(proc))) {
+		unsigned long start, end, a;
+		FILE *maps;
+		int pm;
+
+		pid = atoi(d->d_name);
+		if (pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+		maps = fopen(path, "r");
+		snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+		pm = open(path, O_RDONLY | O_CLOEXEC);
+		while (maps && pm >= 0 && found < 12 && fgets(line, sizeof(line), maps)) {
+			if (sscanf(line, "%lx-%lx", &start, &end) != 2 || end > 1UL << 47)
+				continue;
+			for (a = start; a < end && found < 12; a += XT_PAGE) {
+				uint64_t e;
+				char *sl;
+
+				if (pread(pm, &e, 8, a / XT_PAGE * 8) != 8)
+					break;
+				if (!(e & XT_PM_PRESENT))
+					continue;
+				for (i = 0; i < nk && kpfn[i] != (e & XT_PM_PFN_MASK); i++)
+					;
+				if (i == nk)
+					continue;
+				found++;
+				snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+				comm[0] = state = '?';
+				comm[1] = 0;
+				ppid = -1;
+				f = fopen(path, "r");
+				if (f) {
+					if (fscanf(f, "%*d (%63[^)]) %c %d", comm, &state, &ppid) < 1)
+						comm[0] = '?';
+					fclose(f);
+				}
+				snprintf(path, sizeof(path), "pid %d comm", pid);
+				sl = strstr(slots, path);
+				printf("# kpfn %llu mapped by pid %d (%s, state %c, ppid %d) at %#lx; %.*s\n",
+				       kpfn[i], pid, comm, state, ppid, a,
+				       sl ? (int)strcspn(sl, "\n") : 10, sl ? sl : "no mm_slot");
+			}
+		}
+		if (maps)
+			fclose(maps);
+		if (pm >= 0)
+			close(pm);
+	}
+	if (proc)
+		closedir(proc);
+	printf("# %d stable node page(s), %d mapping(s) of them found\n", nk, found);
+	fflush(stdout);
+}
+
+/*
+ * Right after run=2, with nothing merged: merge_scope to the next of a
+ * cycle that visits every scope and every other time "id", where the
+ * workers' domain changes move their mms.  Disturbance 0 switches away
+ * from "id", 1 back to it, so it holds through 2 and 3 too (the long
+ * debugfs reads of slow kernels).  It must not be refused for long:
+ * run=2 has unmerged everything and stays until run=1.  Only a fork in
+ * flight may still hold merged pages (xksm learns of a fork after its
+ * page tables are copied, and copies the child's pages back at once):
+ * that refusal must be gone within a second.
+ */
+static void switch_scope(void)
+{
+	static const enum scope cycle[] = {
+		SCOPE_UID, SCOPE_ID, SCOPE_MEMCG, SCOPE_ID, SCOPE_ALL, SCOPE_ID,
+	};
+	static unsigned int next;
+	enum scope to = cycle[next++ % (sizeof(cycle) / sizeof(cycle[0]))];
+	char why[96];
+	int err = scope_set(to), i;
+
+	if (!err) {
+		scope_switches++;
+		return;
+	}
+	snprintf(why, sizeof(why), "merge_scope=%s right after run=2 failed: %s",
+		 scope_names[to], strerror(err));
+	print_merged(why);
+	print_mappers();
+	/* Does it last?  (Still run=2.) */
+	for (i = 0; i < 50 && err; i++) {
+		xt_msleep(100);
+		err = scope_set(to);
+	}
+	snprintf(why, sizeof(why), "merge_scope=%s %s after %d00 ms more of run=2",
+		 scope_names[to], err ? strerror(err) : "done", i);
+	print_merged(why);
+	if (err)
+		print_mappers();
+	if (err || i > 10)
+		scope_failed++;		/* still refused after a second */
+	else
+		scope_transient++;
+	if (!err)
+		scope_switches++;
+}
 
 /* One of the test's disturbances, in turn, each timed. */
 static void disturb_once(void)
@@ -460,16 +763,20 @@ static void disturb_once(void)
 	int across, kind = turn++ % 4;
 
 	switch (kind) {
-	case 0:		/* unmerge everything, then merge again */
+	case 0:		/* unmerge everything, switch scope, merge again */
 		xt_knob_set("run", 2);
+		switch_scope();
 		xt_knob_set("run", 1);
 		disturb[0]++;
 		break;
-	case 1:		/* merge_across_nodes: only with nothing merged */
+	case 1:		/* merge_across_nodes and scope: nothing merged */
 		across = !xt_knob("merge_across_nodes");
 		xt_knob_set("run", 2);
 		if (!xt_knob_write("merge_across_nodes", across))
 			disturb[1]++;
+		else
+			across_busy++;
+		switch_scope();
 		xt_knob_set("run", 1);
 		break;
 	case 2:
@@ -558,6 +865,30 @@ static long long slab_objects(const char *name)
 	return keyed_number("/proc/slabinfo", name);
 }
 
+static pid_t main_pid;
+
+/*
+ * At exit, before xt_cleanup() (registered after it, so run first): the
+ * workers told to stop, run=2, and merge_scope back to all.
+ */
+static void cleanup(void)
+{
+	int n, err;
+
+	if (getpid() != main_pid)
+		return;
+	sh->stop = 1;
+	for (n = 0; n < 100 && __sync_fetch_and_add(&sh->procs, 0) > 0; n++)
+		xt_msleep(100);
+	if (!strcmp(scope_get(), "all"))
+		return;
+	xt_knob_write("run", 2);
+	err = scope_set(SCOPE_ALL);
+	if (err)
+		printf("# cleanup: merge_scope=all failed: %s\n", strerror(err));
+	fflush(stdout);
+}
+
 static int worker_main(int fd, uint64_t seed)
 {
 	sh_fd = fd;
@@ -601,6 +932,7 @@ int main(int argc, char **argv)
 	xt_note("seed %llu (XKSM_STRESS_SEED), %.0f s (XKSM_STRESS_SECONDS)",
 		(unsigned long long)seed, seconds);
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
+	xt_require(XKSM_FEATURE_DOMAIN, "DOMAIN");
 	xt_unmerge_all();
 
 	sh_fd = memfd_create("xksm-stress", 0);
@@ -617,6 +949,12 @@ int main(int argc, char **argv)
 	xt_knob_set_saved("pages_to_scan", 1000);
 	xt_knob_set_saved("max_page_sharing", 4);	/* chains, too */
 	xt_knob_save("merge_across_nodes");
+	main_pid = getpid();
+	atexit(cleanup);
+	if (!check(!strcmp(scope_get(), "all"), "merge_scope is all at the start (%s)",
+		   scope_get()))
+		exit(done());
+	sh->scope = SCOPE_ALL;
 	xt_knob_set_saved("run", 1);
 
 	for (i = 0; i < 6; i++)
@@ -655,8 +993,10 @@ int main(int argc, char **argv)
 		printf("# %-12s %ld\n", op_names[i], sh->ops[i]);
 		missing += !sh->ops[i];
 	}
-	printf("# run=2 %ld, merge_across_nodes switched %ld, compactions %ld, reads %ld\n",
-	       disturb[0], disturb[1], disturb[2], disturb[3]);
+	printf("# run=2 %ld, merge_across_nodes switched %ld (EBUSY %ld), compactions %ld, reads %ld\n",
+	       disturb[0], disturb[1], across_busy, disturb[2], disturb[3]);
+	printf("# merge_scope switched %ld (refused %ld); moves to another id under scope id %ld\n",
+	       scope_switches, scope_failed, sh->domain_moves);
 	for (i = 0; i < 6; i++) {
 		ev[i] = vmstat(events[i]) - ev[i];
 		printf("# %-18s %lld\n", events[i], ev[i]);
@@ -677,12 +1017,25 @@ int main(int argc, char **argv)
 	check(disturb[0] && disturb[1] && disturb[2] && disturb[3],
 	      "run=2 (%ld), merge_across_nodes (%ld), compaction (%ld) and debugfs reads (%ld) happened",
 	      disturb[0], disturb[1], disturb[2], disturb[3]);
+	check(scope_switches > 0 && scope_failed == 0,
+	      "merge_scope switched right after run=2 (%ld times), never refused for over a second (%ld; %ld times briefly, a fork in flight)",
+	      scope_switches, scope_failed, scope_transient);
+	check(sh->domain_moves > 0, "mms moved to another domain under merge_scope=id (%ld)",
+	      sh->domain_moves);
+	check(sh->domain_bad == 0, "every domain id set read back (%ld did not%s%s)",
+	      sh->domain_bad, sh->domain_bad ? ": first " : "",
+	      sh->domain_bad ? sh->first_domain_bad : "");
 
 	/*
 	 * Nothing left: every mm has exited, and run=2 unmerges and drops
 	 * whatever the scanner had not reaped yet.
 	 */
 	xt_knob_set("run", 2);
+	n = scope_set(SCOPE_ALL);
+	if (!check(n == 0 && !strcmp(scope_get(), "all"),
+		   "merge_scope back to all after run=2 (%s, reads %s)",
+		   n ? strerror(n) : "done", scope_get()))
+		print_merged("merge_scope=all at the end refused");
 	for (n = 0; n < 100 && debugfs_objects("xksm_mm_slot") > 0; n++)
 		xt_msleep(100);
 	for (i = 0; i < sizeof(zero_knobs) / sizeof(zero_knobs[0]); i++) {
