@@ -961,10 +961,16 @@ int main(int argc, char **argv)
 		ev[i] = vmstat(events[i]);
 	end = xt_now() + seconds;
 	next_disturb = xt_now() + 1;
-	while (xt_now() < end) {
+	/*
+	 * Past the end, go on without disturbances until pages merged and
+	 * chains formed, for at most 90 s: on a slow kernel (the debug one) a
+	 * full scan may take longer than the time between two run=2.
+	 */
+	while (xt_now() < end ||
+	       ((!max_sharing || !max_chains) && xt_now() < end + 90)) {
 		while (__sync_fetch_and_add(&sh->procs, 0) < NWORKERS)
 			start_worker();
-		if (xt_now() >= next_disturb) {
+		if (xt_now() < end && xt_now() >= next_disturb) {
 			disturb_once();
 			next_disturb = xt_now() + 0.5 + rnd_below(1000) / 1000.0;
 		}
