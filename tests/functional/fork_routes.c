@@ -54,7 +54,7 @@
 #define KEEP_PAGES	16
 #define SCANS		5		/* "after many full scans" */
 #define SWAP_TRIES	16
-#define MOVE_TRIES	5
+#define MOVE_TRIES	20
 #define STATUS_UNSET	(-99999)
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_A		CG_ROOT "/xksm_fork_routes_a"
@@ -247,7 +247,10 @@ static int p_fn(int cmd, void *arg)
  * mappings of a page in one call reports the second as EBUSY).  A page
  * that xksmd holds a reference on at that moment fails with EAGAIN even
  * after the kernel's retries, so the whole move is tried up to MOVE_TRIES
- * times; a page whose ptes the rmap walk cannot find fails every time.
+ * times, 100 ms apart (xksmd at full speed walks C's kept KSM pages,
+ * taking references, on every pass: five tries were not always enough on
+ * the debug kernel); a page whose ptes the rmap walk cannot find fails
+ * every time.
  */
 static void migrate_check(struct xt_child *c, const char *when, size_t from_pair)
 {
