@@ -755,6 +755,12 @@ static void switch_scope(void)
 		scope_switches++;
 }
 
+/* How many disturbances have been made, of every kind. */
+static long disturbances(void)
+{
+	return disturb[0] + disturb[1] + across_busy + disturb[2] + disturb[3];
+}
+
 /* One of the test's disturbances, in turn, each timed. */
 static void disturb_once(void)
 {
@@ -962,15 +968,17 @@ int main(int argc, char **argv)
 	end = xt_now() + seconds;
 	next_disturb = xt_now() + 1;
 	/*
-	 * Past the end, go on without disturbances until pages merged and
-	 * chains formed, for at most 90 s: on a slow kernel (the debug one) a
-	 * full scan may take longer than the time between two run=2.
+	 * Past the end, go on until every kind of disturbance has happened
+	 * once (on the debug kernel one of them can take several seconds),
+	 * and then without disturbances until pages merged and chains
+	 * formed, for at most 90 s: on a slow kernel a full scan may take
+	 * longer than the time between two run=2.
 	 */
-	while (xt_now() < end ||
-	       ((!max_sharing || !max_chains) && xt_now() < end + 90)) {
+	while (xt_now() < end || (xt_now() < end + 90 &&
+	       (disturbances() < 4 || !max_sharing || !max_chains))) {
 		while (__sync_fetch_and_add(&sh->procs, 0) < NWORKERS)
 			start_worker();
-		if (xt_now() < end && xt_now() >= next_disturb) {
+		if ((xt_now() < end || disturbances() < 4) && xt_now() >= next_disturb) {
 			disturb_once();
 			next_disturb = xt_now() + 0.5 + rnd_below(1000) / 1000.0;
 		}
