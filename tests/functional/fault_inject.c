@@ -487,31 +487,14 @@ static int cmd(struct wend *w, int c)
 
 static int kpc_fd = -1;
 
-/* The PFNs of the NPAIR pages at p in process pid (0: not present). */
-static void read_pfns(pid_t pid, const char *p, unsigned long *pfn)
-{
-	uint64_t e[NPAIR];
-	char path[64];
-	size_t i;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || pread(fd, e, sizeof(e), (uintptr_t)p / XT_PAGE * sizeof(e[0])) != sizeof(e))
-		fatal("read %s", path);
-	close(fd);
-	for (i = 0; i < NPAIR; i++)
-		pfn[i] = (e[i] & XT_PM_PRESENT) ? (unsigned long)(e[i] & XT_PM_PFN_MASK) : 0;
-}
-
 /* How many pairs (a + i, b + i) of process pid share a PFN. */
 static size_t same_pfn(pid_t pid)
 {
 	unsigned long pa[NPAIR], pb[NPAIR];
 	size_t i, n = 0;
 
-	read_pfns(pid, a, pa);
-	read_pfns(pid, b, pb);
+	xt_pfns_pid(pid, a, NPAIR, pa);
+	xt_pfns_pid(pid, b, NPAIR, pb);
 	for (i = 0; i < NPAIR; i++)
 		n += pa[i] && pa[i] == pb[i];
 	return n;
@@ -559,10 +542,10 @@ static char *slurp(const char *path)
 /* The PFNs of a and b in W and C: pfn[0..3][i] W a, W b, C a, C b. */
 static void read_all_pfns(pid_t w, pid_t c, unsigned long pfn[4][NPAIR])
 {
-	read_pfns(w, a, pfn[0]);
-	read_pfns(w, b, pfn[1]);
-	read_pfns(c, a, pfn[2]);
-	read_pfns(c, b, pfn[3]);
+	xt_pfns_pid(w, a, NPAIR, pfn[0]);
+	xt_pfns_pid(w, b, NPAIR, pfn[1]);
+	xt_pfns_pid(c, a, NPAIR, pfn[2]);
+	xt_pfns_pid(c, b, NPAIR, pfn[3]);
 }
 
 /*

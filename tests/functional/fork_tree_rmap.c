@@ -158,39 +158,6 @@ static void ksm_start_fast(void)
 	knob_set_at(KSM_DIR, "run", 1);
 }
 
-/* --- pagemap, read in one go ----------------------------------------------- */
-
-/*
- * The PFNs of n pages of @pid from addr on, 0 where not present: one pread
- * of its pagemap.  (xt_pfn_pid() opens pagemap for every page: ~500 times
- * a move, which on the debug kernel took 5 to 15 times as long as the moves.)
- */
-static void read_pfns(pid_t pid, const void *addr, size_t n, unsigned long *pfn)
-{
-	uint64_t e[NPG];
-	size_t len = n * sizeof(e[0]), got = 0, i;
-	off_t off = (uintptr_t)addr / XT_PAGE * sizeof(e[0]);
-	char path[64];
-	ssize_t r;
-	int fd;
-
-	if (n > NPG)
-		fatal("%s: %zu pages", __func__, n);
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		fatal("open %s", path);
-	while (got < len) {
-		r = pread(fd, (char *)e + got, len - got, off + got);
-		if (r <= 0)
-			fatal("read %s at %p", path, addr);
-		got += r;
-	}
-	close(fd);
-	for (i = 0; i < n; i++)
-		pfn[i] = (e[i] & XT_PM_PRESENT) ? (unsigned long)(e[i] & XT_PM_PFN_MASK) : 0;
-}
-
 /*
  * The NUMA node of a page frame, as xt_pfn_node() tells it, but looked up
  * in tables made once: a move looks up 64 frames.  With memory blocks, each
@@ -259,8 +226,8 @@ static size_t same_pfns(pid_t pa, const void *a, pid_t pb, const void *b, size_t
 	unsigned long fa[NPG], fb[NPG];
 	size_t i, same = 0;
 
-	read_pfns(pa, a, n, fa);
-	read_pfns(pb, b, n, fb);
+	xt_pfns_pid(pa, a, n, fa);
+	xt_pfns_pid(pb, b, n, fb);
 	for (i = 0; i < n; i++)
 		same += fa[i] && fa[i] == fb[i];
 	return same;
@@ -357,13 +324,13 @@ static double move_child(pid_t ppid, struct tally *t)
 
 	if (r0 || r1 || r2)
 		t->bad_ret = r0 ? r0 : r1 ? r1 : r2;
-	read_pfns(kid, mem, NPG, pfn);
+	xt_pfns_pid(kid, mem, NPG, pfn);
 	for (i = 0; i < NPG; i++) {
 		t->moved += status[i] == target[i];
 		t->on_target += pfn_node(pfn[i]) == target[i];
 	}
 	for (k = 0; k < 3; k++) {
-		read_pfns(other[k], mem, NPG, opfn);
+		xt_pfns_pid(other[k], mem, NPG, opfn);
 		for (i = 0; i < NPG; i++)
 			t->shared += pfn[i] && pfn[i] == opfn[i];
 	}

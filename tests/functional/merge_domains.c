@@ -40,7 +40,6 @@
 #define UID_A		1000
 #define UID_B		1001
 
-#define SCOPE_PATH	"/sys/kernel/mm/xksm/merge_scope"
 #define MM_SLOTS	"/sys/kernel/debug/xksm/mm_slots"
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_A		CG_ROOT "/xksm-domains-a"
@@ -351,45 +350,12 @@ static long long dbg_domain(pid_t pid)
 
 /* --- the knobs ------------------------------------------------------------ */
 
-/* The current merge_scope: the bracketed word. */
-static const char *scope_get(void)
-{
-	static char word[32];
-	char buf[128] = "", *b, *e;
-	int fd = open(SCOPE_PATH, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return "(unreadable)";
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return "(unreadable)";
-	buf[n] = 0;
-	b = strchr(buf, '[');
-	e = b ? strchr(b, ']') : NULL;
-	if (!e || e - b - 1 >= (long)sizeof(word))
-		return "(no [scope])";
-	memcpy(word, b + 1, e - b - 1);
-	word[e - b - 1] = 0;
-	return word;
-}
-
-/* Write a word to merge_scope (as echo does, with a newline): 0 or errno. */
-static int scope_set(const char *s)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%s\n", s);
-	return xt_write_file(SCOPE_PATH, buf);
-}
-
 static void scope_set_or_die(const char *s)
 {
-	int err = scope_set(s);
+	int err = xt_scope_set(s);
 
-	if (!check(err == 0 && !strcmp(scope_get(), s), "merge_scope set to %s (%s, reads %s)",
-		   s, strerror(err), scope_get()))
+	if (!check(err == 0 && !strcmp(xt_scope_get(), s), "merge_scope set to %s (%s, reads %s)",
+		   s, strerror(err), xt_scope_get()))
 		exit(done());
 }
 
@@ -426,7 +392,7 @@ static void cleanup(void)
 			live[i] = NULL;
 		}
 	xt_knob_write("run", 2);
-	err = scope_set("all");
+	err = xt_scope_set("all");
 	if (err)
 		printf("# cleanup: merge_scope=all failed: %s\n", strerror(err));
 	if (access(CG_A, F_OK) == 0)
@@ -540,27 +506,27 @@ static void test_uid(void)
 	      N, 3 * N, shared, sharing);
 
 	/* 2. The scope stays while anything is merged. */
-	err = scope_set("uid");
+	err = xt_scope_set("uid");
 	check(err == EBUSY, "merge_scope=uid while pages are merged fails with EBUSY (%s)",
 	      strerror(err));
-	check(!strcmp(scope_get(), "all"), "merge_scope still reads all (%s)", scope_get());
+	check(!strcmp(xt_scope_get(), "all"), "merge_scope still reads all (%s)", xt_scope_get());
 	err = xt_knob_write("zero_pages_across_domains", 1);
 	check(err == EBUSY,
 	      "zero_pages_across_domains=1 while pages are merged fails with EBUSY (%s)",
 	      strerror(err));
 	check(xt_knob("zero_pages_across_domains") == 0,
 	      "zero_pages_across_domains still reads 0");
-	err = scope_set("bogus");
+	err = xt_scope_set("bogus");
 	check(err == EINVAL, "merge_scope=bogus fails with EINVAL (%s)", strerror(err));
 	check_intact(ws, 4);
 
 	xt_knob_set("run", 2);
 	check(xt_knob("pages_shared") == 0 && xt_knob("pages_sharing") == 0,
 	      "run=2 unmerged everything");
-	err = scope_set("bogus");
+	err = xt_scope_set("bogus");
 	check(err == EINVAL, "merge_scope=bogus fails with EINVAL with nothing merged (%s)",
 	      strerror(err));
-	check(!strcmp(scope_get(), "all"), "merge_scope still reads all (%s)", scope_get());
+	check(!strcmp(xt_scope_get(), "all"), "merge_scope still reads all (%s)", xt_scope_get());
 	scope_set_or_die("uid");
 
 	/* The uid taken when they registered, under scope all. */
@@ -796,10 +762,10 @@ static void test_zero(void)
 	check(err == EBUSY, "zero_pages_across_domains=0 while ksm_zero_pages != 0 fails with EBUSY (%s)",
 	      strerror(err));
 	check(xt_knob("zero_pages_across_domains") == 1, "zero_pages_across_domains still reads 1");
-	err = scope_set("all");
+	err = xt_scope_set("all");
 	check(err == EBUSY, "merge_scope=all while ksm_zero_pages != 0 fails with EBUSY (%s)",
 	      strerror(err));
-	check(!strcmp(scope_get(), "uid"), "merge_scope still reads uid (%s)", scope_get());
+	check(!strcmp(xt_scope_get(), "uid"), "merge_scope still reads uid (%s)", xt_scope_get());
 	check_intact(ws, 4);
 
 	xt_knob_set("run", 2);
@@ -824,7 +790,7 @@ int main(int argc, char **argv)
 
 	xt_require(XKSM_FEATURE_MERGE | XKSM_FEATURE_STATS, "MERGE and STATS");
 	xt_require(XKSM_FEATURE_DOMAIN, "DOMAIN");
-	if (!check(access(SCOPE_PATH, F_OK) == 0, "%s exists", SCOPE_PATH) ||
+	if (!check(access(XT_SCOPE_PATH, F_OK) == 0, "%s exists", XT_SCOPE_PATH) ||
 	    !check(xt_knob_exists("zero_pages_across_domains"), "zero_pages_across_domains exists"))
 		return done();
 	if (geteuid() != 0)
@@ -844,8 +810,8 @@ int main(int argc, char **argv)
 	main_pid = getpid();
 	atexit(cleanup);	/* after xt_cleanup's: runs before it */
 
-	check(!strcmp(scope_get(), "all"), "merge_scope is all by default (%s)", scope_get());
-	if (strcmp(scope_get(), "all"))
+	check(!strcmp(xt_scope_get(), "all"), "merge_scope is all by default (%s)", xt_scope_get());
+	if (strcmp(xt_scope_get(), "all"))
 		scope_set_or_die("all");
 
 	test_uid();
@@ -855,9 +821,9 @@ int main(int argc, char **argv)
 
 	/* 6. Back to scope all, nothing merged. */
 	xt_knob_set("run", 2);
-	err = scope_set("all");
-	check(err == 0 && !strcmp(scope_get(), "all"), "merge_scope back to all (%s, reads %s)",
-	      strerror(err), scope_get());
+	err = xt_scope_set("all");
+	check(err == 0 && !strcmp(xt_scope_get(), "all"), "merge_scope back to all (%s, reads %s)",
+	      strerror(err), xt_scope_get());
 	check(xt_knob("pages_shared") == 0 && xt_knob("ksm_zero_pages") == 0,
 	      "nothing merged at the end (pages_shared %lld, ksm_zero_pages %lld)",
 	      xt_knob("pages_shared"), xt_knob("ksm_zero_pages"));

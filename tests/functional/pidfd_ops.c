@@ -53,7 +53,6 @@
 #define USER_UID	1000
 #define CMD_FD		10	/* a target role's commands */
 #define ANS_FD		11	/* and its answers */
-#define SCOPE_PATH	"/sys/kernel/mm/xksm/merge_scope"
 
 static char self_path[PATH_MAX], helper_path[PATH_MAX + 32];
 
@@ -407,30 +406,6 @@ static int run_user(pid_t target, const void *addr, int self)
 static char scope_saved[32];
 static pid_t scope_pid;
 
-/* The current scope: the word in brackets if the file lists them all. */
-static int scope_read(char *out, size_t n)
-{
-	char b[128] = "", *s, *e;
-	int fd = open(SCOPE_PATH, O_RDONLY | O_CLOEXEC);
-	ssize_t len;
-
-	if (fd < 0)
-		return errno;
-	len = read(fd, b, sizeof(b) - 1);
-	close(fd);
-	if (len <= 0)
-		return EIO;
-	b[len] = 0;
-	s = strchr(b, '[');
-	s = s ? s + 1 : b;
-	while (*s == ' ')
-		s++;
-	e = s + strcspn(s, "] \n");
-	*e = 0;
-	snprintf(out, n, "%s", s);
-	return 0;
-}
-
 /* At exit, after xt_cleanup(): nothing merged, the scope as it was. */
 static void scope_restore(void)
 {
@@ -442,7 +417,7 @@ static void scope_restore(void)
 	if (xt_knob_read("run", &run))
 		run = 0;
 	xt_knob_write("run", 2);
-	err = xt_write_file(SCOPE_PATH, scope_saved);
+	err = xt_scope_set(scope_saved);
 	if (err)
 		printf("# cleanup: restoring merge_scope %s failed: %s\n", scope_saved,
 		       strerror(err));
@@ -762,8 +737,9 @@ static void part_refused(struct xt_child *t, int pt, struct target *u)
 static void part_identity(struct target *u, struct target *u2)
 {
 	struct xksm_stats st;
-	char *mine, now[32] = "";
+	const char *now;
 	size_t same;
+	char *mine;
 	int err;
 
 	if (!xt_has(XKSM_FEATURE_DOMAIN)) {
@@ -772,11 +748,11 @@ static void part_identity(struct target *u, struct target *u2)
 		return;
 	}
 	xt_unmerge_all();		/* merge_scope changes only with nothing merged */
-	err = xt_write_file(SCOPE_PATH, "uid");
+	err = xt_scope_set("uid");
 	if (!check(err == 0, "merge_scope set to uid (%s)", err ? strerror(err) : "ok"))
 		return;
-	check(scope_read(now, sizeof(now)) == 0 && !strcmp(now, "uid"),
-	      "merge_scope reads uid (%s)", now);
+	now = xt_scope_get();
+	check(!strcmp(now, "uid"), "merge_scope reads uid (%s)", now);
 
 	mine = xt_map(N);
 	xt_fill(mine, N, SEED + 3);
@@ -803,7 +779,7 @@ static void part_identity(struct target *u, struct target *u2)
 	      "all their pages read back intact");
 
 	xt_unmerge_all();
-	err = xt_write_file(SCOPE_PATH, scope_saved);
+	err = xt_scope_set(scope_saved);
 	check(err == 0, "merge_scope back to %s (%s)", scope_saved, err ? strerror(err) : "ok");
 	if (!err)
 		scope_saved[0] = 0;
@@ -842,8 +818,11 @@ int main(int argc, char **argv)
 	/* Before xt_cleanup's handler: this one then runs after it. */
 	scope_pid = getpid();
 	atexit(scope_restore);
-	if (xt_has(XKSM_FEATURE_DOMAIN) && scope_read(scope_saved, sizeof(scope_saved)))
-		fatal("read " SCOPE_PATH);
+	if (xt_has(XKSM_FEATURE_DOMAIN)) {
+		snprintf(scope_saved, sizeof(scope_saved), "%s", xt_scope_get());
+		if (!scope_saved[0])
+			fatal("read " XT_SCOPE_PATH);
+	}
 	xt_unmerge_all();
 
 	buf = xt_map(N);

@@ -327,13 +327,11 @@ static int domain_child(long long want)
 	return (long long)st.domain == want && st.merge_any ? 0 : 1;
 }
 
-#define SCOPE	"/sys/kernel/mm/xksm/merge_scope"
-
 /* merge_scope back to "all" (nothing may stay merged across the switch). */
 static void scope_all(void)
 {
 	xt_unmerge_all();
-	xt_write_file(SCOPE, "all");
+	xt_scope_set("all");
 }
 
 /* Run SELF domain-child under xksm-run -d @id (as @uid unless -1). */
@@ -369,7 +367,7 @@ static void check_domain(void)
 		return;
 	}
 	xt_unmerge_all();
-	if (xt_write_file(SCOPE, "id")) {
+	if (xt_scope_set("id")) {
 		check(0, "merge_scope=id after run=2");
 		return;
 	}

@@ -71,8 +71,6 @@ enum scope { SCOPE_ALL, SCOPE_UID, SCOPE_MEMCG, SCOPE_ID, NR_SCOPES };
 
 static const char *const scope_names[NR_SCOPES] = { "all", "uid", "memcg", "id" };
 
-#define SCOPE_PATH	"/sys/kernel/mm/xksm/merge_scope"
-
 /* What every process reports, in a shared memfd (it survives exec). */
 struct shared {
 	volatile int stop;
@@ -553,40 +551,14 @@ static void read_tree(const char *dir)
 static long disturb[4];
 static long across_busy, scope_switches, scope_failed, scope_transient;
 
-/* The current merge_scope: the bracketed word of "all [uid] memcg id". */
-static const char *scope_get(void)
-{
-	static char word[32];
-	char buf[128] = "", *b, *e;
-	int fd = open(SCOPE_PATH, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return "(unreadable)";
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return "(unreadable)";
-	buf[n] = 0;
-	b = strchr(buf, '[');
-	e = b ? strchr(b, ']') : NULL;
-	if (!e || e - b - 1 >= (long)sizeof(word))
-		return "(no [scope])";
-	memcpy(word, b + 1, e - b - 1);
-	word[e - b - 1] = 0;
-	return word;
-}
-
-/* Write merge_scope (with a newline, as echo does): 0 or the errno. */
+/* Write merge_scope, telling the workers: 0 or the errno. */
 static int scope_set(enum scope to)
 {
-	char buf[32];
 	int err;
 
-	snprintf(buf, sizeof(buf), "%s\n", scope_names[to]);
 	sh->scope_seq++;		/* odd: switching */
 	__sync_synchronize();
-	err = xt_write_file(SCOPE_PATH, buf);
+	err = xt_scope_set(scope_names[to]);
 	if (!err)
 		sh->scope = to;
 	__sync_synchronize();
@@ -607,7 +579,7 @@ static void print_merged(const char *why)
 	long long v;
 	unsigned int i;
 
-	printf("# %s: scope reads %s;", why, scope_get());
+	printf("# %s: scope reads %s;", why, xt_scope_get());
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		if (!xt_knob_read(knobs[i], &v))
 			printf(" %s=%lld", knobs[i], v);
@@ -886,7 +858,7 @@ static void cleanup(void)
 	sh->stop = 1;
 	for (n = 0; n < 100 && __sync_fetch_and_add(&sh->procs, 0) > 0; n++)
 		xt_msleep(100);
-	if (!strcmp(scope_get(), "all"))
+	if (!strcmp(xt_scope_get(), "all"))
 		return;
 	xt_knob_write("run", 2);
 	err = scope_set(SCOPE_ALL);
@@ -957,8 +929,8 @@ int main(int argc, char **argv)
 	xt_knob_save("merge_across_nodes");
 	main_pid = getpid();
 	atexit(cleanup);
-	if (!check(!strcmp(scope_get(), "all"), "merge_scope is all at the start (%s)",
-		   scope_get()))
+	if (!check(!strcmp(xt_scope_get(), "all"), "merge_scope is all at the start (%s)",
+		   xt_scope_get()))
 		exit(done());
 	sh->scope = SCOPE_ALL;
 	xt_knob_set_saved("run", 1);
@@ -1046,9 +1018,9 @@ int main(int argc, char **argv)
 	 */
 	xt_knob_set("run", 2);
 	n = scope_set(SCOPE_ALL);
-	if (!check(n == 0 && !strcmp(scope_get(), "all"),
+	if (!check(n == 0 && !strcmp(xt_scope_get(), "all"),
 		   "merge_scope back to all after run=2 (%s, reads %s)",
-		   n ? strerror(n) : "done", scope_get()))
+		   n ? strerror(n) : "done", xt_scope_get()))
 		print_merged("merge_scope=all at the end refused");
 	for (n = 0; n < 100 && debugfs_objects("xksm_mm_slot") > 0; n++)
 		xt_msleep(100);

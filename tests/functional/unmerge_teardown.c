@@ -41,41 +41,6 @@ static char *map_twins(size_t n, unsigned int seed)
 	return p;
 }
 
-/*
- * The PFNs of n pages of @pid (0: this process) from addr on, 0 where not
- * present: one pread of pagemap for the lot.  (xt_pfn_pid() opens pagemap
- * for every page: part C looks at 65 processes of 1024 pages, and on the
- * debug kernel that alone took minutes.)
- */
-static void read_pfns(pid_t pid, const void *addr, size_t n, unsigned long *pfn)
-{
-	size_t len = n * sizeof(uint64_t), got = 0;
-	off_t off = (uintptr_t)addr / XT_PAGE * sizeof(uint64_t);
-	uint64_t *e = malloc(len);
-	char path[64];
-	ssize_t r;
-	size_t i;
-	int fd;
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/pagemap");
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (!e || fd < 0)
-		fatal("open %s", path);
-	while (got < len) {
-		r = pread(fd, (char *)e + got, len - got, off + got);
-		if (r <= 0)
-			fatal("read %s at %p", path, addr);
-		got += r;
-	}
-	close(fd);
-	for (i = 0; i < n; i++)
-		pfn[i] = (e[i] & XT_PM_PRESENT) ? (unsigned long)(e[i] & XT_PM_PFN_MASK) : 0;
-	free(e);
-}
-
 /* Pairs of @pid (0: this process) whose twins share a page. */
 static size_t merged_pairs(pid_t pid, char *p, size_t n)
 {
@@ -84,7 +49,7 @@ static size_t merged_pairs(pid_t pid, char *p, size_t n)
 
 	if (!pfn)
 		fatal("malloc");
-	read_pfns(pid, p, 2 * n, pfn);
+	xt_pfns_pid(pid, p, 2 * n, pfn);
 	for (i = 0; i < n; i++)
 		same += pfn[i] && pfn[i] == pfn[n + i];
 	free(pfn);

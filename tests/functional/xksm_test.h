@@ -623,6 +623,25 @@ static inline int xt_wait_knob_eq(const char *name, long long want, int timeout_
 #define XT_PM_PFN_MASK		((1ULL << 55) - 1)
 
 /*
+ * Read the pagemap entries of n pages from addr on out of fd, an open
+ * pagemap of process pid (for the message); a read error ends the test.
+ */
+static inline void xt_pagemap_read(int fd, pid_t pid, const void *addr, size_t n,
+				   uint64_t *e)
+{
+	size_t len = n * sizeof(*e), got = 0;
+	off_t off = (uintptr_t)addr / XT_PAGE * sizeof(*e);
+	ssize_t r;
+
+	while (got < len) {
+		r = pread(fd, (char *)e + got, len - got, off + got);
+		if (r <= 0)
+			fatal("read pagemap of pid %d at %p", (int)pid, addr);
+		got += r;
+	}
+}
+
+/*
  * The /proc/<pid>/pagemap entry of a virtual address (pid 0: this
  * process): bit 63 present, 62 swapped, 0-54 the PFN when present (visible
  * to root).  A read error ends the test.
@@ -644,25 +663,60 @@ static inline uint64_t xt_pagemap_pid(pid_t pid, const void *addr)
 	}
 	if (fd < 0)
 		fatal("open pagemap of pid %d", (int)pid);
-	if (pread(fd, &e, sizeof(e), (uintptr_t)addr / XT_PAGE * sizeof(e)) != sizeof(e))
-		fatal("read pagemap of pid %d at %p", (int)pid, addr);
+	xt_pagemap_read(fd, pid, addr, 1, &e);
 	if (pid)
 		close(fd);
 	return e;
 }
 
+/* The PFN of a pagemap entry, 0 when the page is not present. */
+static inline unsigned long xt_pagemap_pfn(uint64_t e)
+{
+	return (e & XT_PM_PRESENT) ? (unsigned long)(e & XT_PM_PFN_MASK) : 0;
+}
+
 /* The PFN mapped at addr in process pid (0: self), 0 when not present. */
 static inline unsigned long xt_pfn_pid(pid_t pid, const void *addr)
 {
-	uint64_t e = xt_pagemap_pid(pid, addr);
-
-	return (e & XT_PM_PRESENT) ? (unsigned long)(e & XT_PM_PFN_MASK) : 0;
+	return xt_pagemap_pfn(xt_pagemap_pid(pid, addr));
 }
 
 /* The PFN mapped at addr in this process, 0 when not present. */
 static inline unsigned long xt_pfn(const void *addr)
 {
 	return xt_pfn_pid(0, addr);
+}
+
+#define XT_PFNS_BATCH		512	/* entries xt_pfns_pid() reads at a time */
+
+/*
+ * The PFNs of n pages of process pid (0: this process) from addr on, 0
+ * where not present, read from one open of its pagemap: xt_pfn_pid() opens
+ * it for every page, which over hundreds of pages took minutes on the debug
+ * kernel.  Opened afresh each time (pid 0 by getpid(), not /proc/self once),
+ * so that a forked child reads its own.  An error ends the test.
+ */
+static inline void xt_pfns_pid(pid_t pid, const void *addr, size_t n,
+			       unsigned long *pfn)
+{
+	uint64_t e[XT_PFNS_BATCH];
+	size_t i, j, k;
+	char path[64];
+	int fd;
+
+	if (!pid)
+		pid = getpid();
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fatal("open %s", path);
+	for (i = 0; i < n; i += k) {
+		k = n - i < XT_PFNS_BATCH ? n - i : XT_PFNS_BATCH;
+		xt_pagemap_read(fd, pid, (const char *)addr + i * XT_PAGE, k, e);
+		for (j = 0; j < k; j++)
+			pfn[i + j] = xt_pagemap_pfn(e[j]);
+	}
+	close(fd);
 }
 
 /* 1 when the page at addr of this process is swapped out. */
@@ -899,6 +953,54 @@ static inline int xt_write_file(const char *path, const char *s)
 		err = errno;
 	close(fd);
 	return err;
+}
+
+/* --- merge_scope (xksm only) ------------------------------------------ */
+
+#define XT_SCOPE_PATH	"/sys/kernel/mm/xksm/merge_scope"
+
+/*
+ * The current merge_scope: the bracketed word of "all [uid] memcg id", in
+ * a static buffer; "" with errno set when the file cannot be read or shows
+ * no such word.
+ */
+static inline const char *xt_scope_get(void)
+{
+	static char word[32];
+	char buf[128] = "", *b, *e;
+	int fd = open(XT_SCOPE_PATH, O_RDONLY | O_CLOEXEC), err;
+	ssize_t n;
+
+	word[0] = 0;
+	if (fd < 0)
+		return word;
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = n < 0 ? errno : EIO;
+	close(fd);
+	if (n > 0) {
+		buf[n] = 0;
+		b = strchr(buf, '[');
+		e = b ? strchr(b, ']') : NULL;
+		if (e && e - b > 1 && e - b - 1 < (long)sizeof(word)) {
+			memcpy(word, b + 1, e - b - 1);
+			word[e - b - 1] = 0;
+			return word;
+		}
+	}
+	errno = err;
+	return word;
+}
+
+/*
+ * Write a word to merge_scope (with a newline, as echo does): 0, or the
+ * errno (EBUSY while pages are merged, EINVAL for no such scope).
+ */
+static inline int xt_scope_set(const char *s)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s\n", s);
+	return xt_write_file(XT_SCOPE_PATH, buf);
 }
 
 static char xt_zdev[64], xt_zsys[64];
