@@ -645,9 +645,14 @@ static inline void xt_pagemap_read(int fd, pid_t pid, const void *addr, size_t n
  * The /proc/<pid>/pagemap entry of a virtual address (pid 0: this
  * process): bit 63 present, 62 swapped, 0-54 the PFN when present (visible
  * to root).  A read error ends the test.
+ *
+ * This process's pagemap stays open, but only in the process that opened
+ * it: "/proc/self" is resolved at open(), so a forked child reading its
+ * parent's descriptor would read the parent's pages.
  */
 static inline uint64_t xt_pagemap_pid(pid_t pid, const void *addr)
 {
+	static pid_t self_pid;
 	static int self_fd = -1;
 	char path[64];
 	uint64_t e;
@@ -657,8 +662,14 @@ static inline uint64_t xt_pagemap_pid(pid_t pid, const void *addr)
 		snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 	} else {
-		if (self_fd < 0)
+		if (self_fd >= 0 && self_pid != getpid()) {
+			close(self_fd);		/* the parent's, inherited */
+			self_fd = -1;
+		}
+		if (self_fd < 0) {
 			self_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+			self_pid = getpid();
+		}
 		fd = self_fd;
 	}
 	if (fd < 0)
