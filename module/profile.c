@@ -49,6 +49,7 @@ static const char *const xksm_phase_names[XKSM_NR_PHASES] = {
 	[XKSM_PH_MEMCMP]	= "memcmp",
 	[XKSM_PH_REPLACE]	= "replace",
 	[XKSM_PH_LOOKUP]	= "lookup",
+	[XKSM_PH_ALLOC]		= "alloc",
 };
 
 static int profile_show(struct seq_file *m, void *v)

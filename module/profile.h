@@ -10,7 +10,7 @@
  *
  * With profiling off (the default) that is one load and one branch per
  * bracket; on, two local_clock() reads.  Phases nest (wrprotect, memcmp and
- * replace are inside merge_ksm and merge_two), so the sums of the outer
+ * replace are inside merge_ksm and merge_two, alloc inside next), so the sums of the outer
  * phases are the ones that add up to xksmd's time.
  */
 #ifndef _XKSM_PROFILE_H
@@ -33,6 +33,7 @@ enum xksm_phase {
 	XKSM_PH_MEMCMP,		/* inner: comparing two whole pages */
 	XKSM_PH_REPLACE,	/* inner: pointing a pte at the KSM page */
 	XKSM_PH_LOOKUP,		/* inner: a tree page's lookup by its mm */
+	XKSM_PH_ALLOC,		/* inner: allocating a page's first rmap_item */
 	XKSM_NR_PHASES
 };
 

@@ -71,6 +71,7 @@
 
 #include "xksm.h"
 #include "compat.h"
+#include "profile.h"
 #include "trace.h"
 
 static struct kmem_cache *xksm_rmap_item_cache;
@@ -443,12 +444,15 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 					       unsigned long addr)
 {
 	struct xksm_rmap_item *rmap_item;
+	u64 t;
 
 	rmap_item = xksm_find_rmap_item(slot, rmap_list, addr);
 	if (rmap_item)
 		return rmap_item;
 
+	t = xksm_prof_begin();
 	rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
+	xksm_prof_end(XKSM_PH_ALLOC, t);
 	if (rmap_item) {
 		/* It has already been zeroed */
 		rmap_item->mm = slot->mm;

@@ -6,7 +6,8 @@
  *  - writing 1 zeroes the sums; while on, merging 32 pairs of twins and
  *    leaving 32 unique pages counts what xksmd did: every page hashed,
  *    32 merges of two pages, each with its write-protections and its
- *    comparison, and phases that fit inside the batches that hold them;
+ *    comparison, an rmap_item allocated for every page while looking for
+ *    pages, and phases that fit inside the batches that hold them;
  *  - writing 0 stops it: the sums stay as they were, however long xksmd
  *    goes on.
  */
@@ -19,11 +20,11 @@
 #define PROFILE	"/sys/kernel/debug/xksm/profile"
 
 enum { BATCH, NEXT, HASH, STABLE, UNSTABLE, MERGE_KSM, MERGE_TWO, STABLE_ADD,
-       WRPROTECT, MEMCMP, REPLACE, LOOKUP, NR_PHASES };
+       WRPROTECT, MEMCMP, REPLACE, LOOKUP, ALLOC, NR_PHASES };
 
 static const char * const names[NR_PHASES] = {
 	"batch", "next", "hash", "stable", "unstable", "merge_ksm", "merge_two",
-	"stable_add", "wrprotect", "memcmp", "replace", "lookup",
+	"stable_add", "wrprotect", "memcmp", "replace", "lookup", "alloc",
 };
 
 struct profile {
@@ -149,6 +150,9 @@ int main(void)
 	      p.calls[MEMCMP], p.calls[REPLACE]);
 	check(p.calls[STABLE_ADD] >= PAIRS, "and went into the stable tree (stable_add %llu)",
 	      p.calls[STABLE_ADD]);
+	check(p.calls[ALLOC] >= 2 * PAIRS + UNIQUE && p.ns[ALLOC] <= p.ns[NEXT],
+	      "every page got an rmap_item, while looking for pages (alloc %llu >= %d, %llu <= %llu ns)",
+	      p.calls[ALLOC], 2 * PAIRS + UNIQUE, p.ns[ALLOC], p.ns[NEXT]);
 	for (i = NEXT; i <= STABLE_ADD; i++)
 		inner += p.ns[i];
 	check(inner > 0 && inner <= p.ns[BATCH],
