@@ -565,7 +565,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	struct xksm_stable_node *stable_node;
 	struct page *tree_page = NULL;
 	struct page *kpage;
-	u64 key = 0;
+	u64 hash, key = 0;
 	int err;
 	u64 t;
 
@@ -580,6 +580,20 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		if (stable_node->head != &xksm_migrate_nodes &&
 		    rmap_item->head == stable_node)
 			return;
+		/*
+		 * A mapping new to the node (forked, or moved by mremap())
+		 * must be in the page's merge domain: the page's key says
+		 * which (xor of the salts: a dup's key is its chain's).  A
+		 * child forked as its parent moved to another domain may map
+		 * the old domain's page, if fork.c could not copy it back:
+		 * copy it back now.
+		 */
+		if (salt && rmap_item->head != stable_node &&
+		    (xksm_page_key(page) ^ salt) != stable_node->key) {
+			xksm_remove_rmap_item_from_tree(rmap_item);
+			xksm_break_rmap_item(rmap_item);
+			return;
+		}
 		/* A KSM fork may go over the sharing limit without warnings. */
 		if (!xksm_is_page_sharing_candidate(stable_node))
 			max_page_sharing_bypass = true;
@@ -612,14 +626,15 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		 * pass, as mainline's 32-bit checksum.
 		 */
 		t = xksm_prof_begin();
-		key = xksm_page_key(page) ^ salt;
+		hash = xksm_page_key(page);
 		xksm_prof_end(XKSM_PH_HASH, t);
+		key = hash ^ salt;
 		if (rmap_item->oldchecksum != (u32)key) {
 			rmap_item->oldchecksum = key;
 			return;
 		}
 
-		if (try_to_merge_with_zero_page(rmap_item, page, key ^ salt) >= 0)
+		if (try_to_merge_with_zero_page(rmap_item, page, hash) >= 0)
 			return;
 	}
 
@@ -722,17 +737,21 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
  * Copy back every page xksm merged in [start, end) of @vma: every KSM page
  * (the kernel's own KSM never maps its pages where xksm merges), and the
  * zero pages this mm's rmap_items recorded as merged.  mmap_lock held, and
- * xksm_thread_mutex (for the rmap_list).
+ * xksm_thread_mutex (for the rmap_list).  A @slot of NULL is a child that
+ * has no rmap_items yet (xksm_unmerge_vmas()): only its KSM pages.
  */
 int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 		       unsigned long start, unsigned long end)
 {
-	struct xksm_rmap_item *rmap_item = slot->rmap_list;
+	struct xksm_rmap_item *rmap_item = NULL;
 	struct xksm_walk_result res;
 	unsigned long addr = start;
 	int err = 0;
 
-	lockdep_assert_held(&xksm_thread_mutex);
+	if (slot) {
+		lockdep_assert_held(&xksm_thread_mutex);
+		rmap_item = slot->rmap_list;
+	}
 	mmap_assert_locked(vma->vm_mm);
 	while (addr < end && !err) {
 		bool zero = false;
@@ -759,3 +778,26 @@ int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 	return err;
 }
 
+/*
+ * Copy back every page xksm merged anywhere in @mm (xksm_unmerge_range()
+ * on each vma; a @slot of NULL as there): only in vmas xksm may merge, the
+ * kernel's KSM keeps its pages in the others.  Stops at the first error.
+ * mmap_lock held.
+ */
+int xksm_unmerge_vmas(struct xksm_mm_slot *slot, struct mm_struct *mm)
+{
+	struct vm_area_struct *vma;
+	int err;
+
+	VMA_ITERATOR(vmi, mm, 0);
+
+	mmap_assert_locked(mm);
+	for_each_vma(vmi, vma) {
+		if (!vma->anon_vma || !xksm_vma_compatible(vma))
+			continue;
+		err = xksm_unmerge_range(slot, vma, vma->vm_start, vma->vm_end);
+		if (err)
+			return err;
+	}
+	return 0;
+}

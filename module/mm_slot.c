@@ -410,21 +410,11 @@ static int xksm_unmerge_mm_range(struct mm_struct *mm, struct xksm_mm_slot *slot
  */
 static int xksm_unmerge_mm(struct mm_struct *mm, struct xksm_mm_slot *slot)
 {
-	struct vm_area_struct *vma;
-	int err = 0;
+	int err = xksm_unmerge_vmas(slot, mm);
 
-	VMA_ITERATOR(vmi, mm, 0);
-
-	mmap_assert_locked(mm);
-	for_each_vma(vmi, vma) {
-		if (!vma->anon_vma || !xksm_vma_compatible(vma))
-			continue;
-		err = xksm_unmerge_range(slot, vma, vma->vm_start, vma->vm_end);
-		if (err)
-			return err;
-	}
-	xksm_remove_rmap_items_range(slot, 0, TASK_SIZE);
-	return 0;
+	if (!err)
+		xksm_remove_rmap_items_range(slot, 0, TASK_SIZE);
+	return err;
 }
 
 /*
@@ -585,36 +575,6 @@ int xksm_clear_merge_any(struct mm_struct *mm)
 }
 
 /*
- * Copy back every KSM page a just registered child maps: it was forked
- * from an mm that run=2 may already have passed (the fork is noticed only
- * after dup_mmap(), xksm_unmerge_all() may have ended in between), or that
- * has moved to another merge domain since.  Without xksm_thread_mutex
- * (run=2 waits for fork.c's work under it): the child has no rmap_items
- * yet, and a copy is the child's own write fault.  mmap_lock held.
- */
-static void xksm_unmerge_child(struct mm_struct *mm)
-{
-	struct xksm_walk_result res;
-	struct vm_area_struct *vma;
-	unsigned long addr;
-
-	VMA_ITERATOR(vmi, mm, 0);
-
-	mmap_assert_locked(mm);
-	for_each_vma(vmi, vma) {
-		if (!vma->anon_vma || !xksm_vma_compatible(vma))
-			continue;
-		addr = vma->vm_start;
-		while (addr < vma->vm_end && !xksm_test_exit(mm) &&
-		       xksm_walk_next(vma, addr, vma->vm_end, &res)) {
-			if (!res.zero)
-				xksm_break_ksm(vma, res.addr, false);
-			addr = res.addr + PAGE_SIZE;
-		}
-	}
-}
-
-/*
  * Give a forked child @mm its parent's registration (fork.c): merge-any,
  * the ranges, states and all, and the identity @ident the parent had at
  * the fork.  With @unmerge (the parent changed domain since), or while
@@ -642,9 +602,20 @@ int xksm_inherit(struct mm_struct *mm, bool merge_any,
 		err = mtree_store_range(&slot->ranges, ranges[i].first,
 					ranges[i].last, ranges[i].state,
 					GFP_KERNEL_ACCOUNT);
+	/*
+	 * Copy back every KSM page the child maps: it was forked from an mm
+	 * that run=2 may already have passed (the fork is noticed only after
+	 * dup_mmap(), xksm_unmerge_all() may have ended in between), or that
+	 * has moved to another merge domain since.  Without xksm_thread_mutex
+	 * (run=2 waits for fork.c's work under it): the child has no
+	 * rmap_items yet, and a copy is the child's own write fault.  Best
+	 * effort: a page not copied (no memory) is copied when xksmd meets it
+	 * (xksm_cmp_and_merge_page(): the key of a KSM page of another domain
+	 * is not the child's).
+	 */
 	if (unmerge || READ_ONCE(xksm_run) & XKSM_RUN_UNMERGE) {
 		mmap_write_downgrade(mm);
-		xksm_unmerge_child(mm);
+		xksm_unmerge_vmas(NULL, mm);
 		mmap_read_unlock(mm);
 		return err;
 	}

@@ -772,7 +772,6 @@ bool xksm_scan_unmerging;
 int xksm_unmerge_all(void)
 {
 	struct xksm_mm_slot *slot;
-	struct vm_area_struct *vma;
 	struct mm_struct *mm;
 	int err = 0;
 
@@ -784,8 +783,6 @@ int xksm_unmerge_all(void)
 	spin_unlock(&xksm_mmlist_lock);
 
 	for (;;) {
-		struct vma_iterator vmi;
-
 		spin_lock(&xksm_mmlist_lock);
 		slot = xksm_scan.mm_slot;
 		spin_unlock(&xksm_mmlist_lock);
@@ -806,17 +803,11 @@ int xksm_unmerge_all(void)
 		}
 
 		mm = slot->mm;
-		vma_iter_init(&vmi, mm, 0);
 		mmap_read_lock(mm);
 		if (!xksm_test_exit(mm)) {
-			for_each_vma(vmi, vma) {
-				if (!vma->anon_vma || !xksm_vma_compatible(vma))
-					continue;
-				err = xksm_unmerge_range(slot, vma, vma->vm_start,
-							 vma->vm_end);
-				if (err)
-					goto error;
-			}
+			err = xksm_unmerge_vmas(slot, mm);
+			if (err)
+				goto error;
 		}
 		xksm_remove_trailing_rmap_items(&slot->rmap_list);
 		xksm_scan_next_slot(slot, xksm_test_exit(mm));

@@ -29,10 +29,10 @@
  * where keys are equal, so it also prunes them once a pass
  * (xksm_stable_tree_prune()).
  *
- * Merge domains (to come): both trees are ordered by (key, bytes);
- * confining merging to a trust domain means ordering by (domain, key,
- * bytes) instead, at the compare sites here and the one in
- * unstable_tree.c, so that pages of different domains never compare equal.
+ * Merge domains (domain.c) need nothing here: a page's key is its hash
+ * xor a salt that is a bijection of its domain, so equal keys and equal
+ * bytes mean the same domain, and a search never meets another domain's
+ * page as equal.  The domain of a KSM page is the one it was merged in.
  *
  * Everything here runs under xksm_thread_mutex (the kernel's rmap walk and
  * migration read and write nodes under the page lock only: nodes are
@@ -645,6 +645,7 @@ replace:
 		if (page_node) {
 			list_del(&page_node->list);
 			page_node->nid = nid;
+			page_node->key = key;
 			stable_node_chain_add_dup(page_node, stable_node);
 			if (xksm_is_page_sharing_candidate(page_node))
 				folio_get(folio);
@@ -668,6 +669,7 @@ chain_append:
 	/* Add our migrated KSM page to the chain of its content. */
 	list_del(&page_node->list);
 	page_node->nid = nid;
+	page_node->key = key;
 	stable_node_chain_add_dup(page_node, stable_node);
 	goto out;
 }
@@ -732,8 +734,9 @@ again:
 	stable_node_dup->kpfn = kpfn;
 	stable_node_dup->rmap_hlist_len = 0;
 	stable_node_dup->nid = nid;
+	/* Equal keys led to a chain: a dup's key is its chain's too. */
+	stable_node_dup->key = key;
 	if (!need_chain) {
-		stable_node_dup->key = key;
 		rb_link_node(&stable_node_dup->node, parent, new);
 		rb_insert_color(&stable_node_dup->node, root);
 	} else {

@@ -98,8 +98,10 @@ struct seq_file;
 /**
  * struct xksm_stable_node - node of the stable rbtree, one per KSM page
  * @node: rb node of this KSM page in the stable tree
- * @key: while in the tree (a node or a chain): its page's key (page_key.c),
- *	by which the tree is ordered first
+ * @key: its page's key (page_key.c), by which the tree is ordered first;
+ *	set in every state (a dup's is its chain's, and it is kept on the
+ *	migrate list): xksm_cmp_and_merge_page() checks a new mapping's
+ *	merge domain by it
  * @head: (overlaying parent) &xksm_migrate_nodes: temporarily on that list;
  *	XKSM_STABLE_NODE_DUP_HEAD: a dup hanging off a chain
  * @hlist_dup: linked into the chain's @hlist, when a dup
@@ -480,6 +482,7 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item);
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too);
 int xksm_unmerge_range(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 		       unsigned long start, unsigned long end);
+int xksm_unmerge_vmas(struct xksm_mm_slot *slot, struct mm_struct *mm);
 
 /* --- walk.c ----------------------------------------------------------- */
 struct xksm_walk_result {

@@ -21,6 +21,9 @@
  *     nothing; an id above 0xffffffff, or an id without the flag, is
  *     EINVAL; re-registering with another id unmerges the process's pages
  *     at once (data intact) and it then merges in its new domain;
+ *     Forked children stay in their domain and keep their pages: xksmd,
+ *     meeting them, copies none back (trace event xksm_unmerge), also
+ *     when the pages are dups of chains (max_page_sharing 2);
  *  5. use_zero_pages=1 under scope uid: with zero_pages_across_domains=0
  *     empty pages never map the zero page and never share across uids
  *     (they merge within their uid); with 1 they map the zero page, and
@@ -32,6 +35,7 @@
 
 #include <libgen.h>
 #include <limits.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #define N		128	/* pages of each worker (scopes) */
@@ -44,6 +48,8 @@
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_A		CG_ROOT "/xksm-domains-a"
 #define CG_B		CG_ROOT "/xksm-domains-b"
+#define TRACEFS		"/sys/kernel/tracing"
+#define UNMERGE_EVENT	TRACEFS "/events/xksm/xksm_unmerge/enable"
 
 /* --- the worker ----------------------------------------------------------- */
 
@@ -104,6 +110,8 @@ static int write_full(int fd, const void *buf, size_t len)
  *     that were written first: private pages); answers the address
  *  R  XKSM_IOC_MERGEABLE of them with flags and domain; answers the errno
  *  S  XKSM_IOC_STATS
+ *  K  fork a child that keeps the memory and waits to be killed; answers
+ *     its pid
  *  V  how many pages do not hold what F wrote
  */
 static int worker_main(int argc, char **argv)
@@ -156,6 +164,21 @@ static int worker_main(int argc, char **argv)
 			if (xt_stats(&a.st))
 				a.err = errno;
 			break;
+		case 'K': {
+			/* A child that keeps its copy of everything, idle. */
+			pid_t kid = fork();
+
+			if (kid == 0) {
+				close(cfd);
+				close(afd);
+				for (;;)
+					pause();
+			}
+			if (kid < 0)
+				a.err = errno;
+			a.val = kid;
+			break;
+		}
 		case 'V':
 			if (seed) {
 				a.val = xt_verify((void *)mem, npages, seed);
@@ -191,7 +214,7 @@ struct worker {
 #define MAX_WORKERS 8
 static struct worker *live[MAX_WORKERS];
 static char self_exe[PATH_MAX], helper[PATH_MAX + 32];
-static pid_t main_pid;
+static pid_t main_pid, fork_kids[MAX_WORKERS];
 
 /* Start a worker, as root (uid < 0) or as uid; failing to is fatal. */
 static void spawn(struct worker *w, const char *name, int uid)
@@ -322,30 +345,37 @@ static size_t at_pfn(struct worker *w, unsigned long pfn)
 }
 
 /*
- * The domain debugfs shows for the mm_slot of pid ("mm_slot ... pid P ...
- * domain D"): D, -1 when pid has no mm_slot, -2 when the line has no
- * domain or debugfs cannot be read.
+ * A number debugfs shows for the mm_slot of pid ("mm_slot ... pid P ...
+ * NAME N ..."): N, -1 when pid has no mm_slot, -2 when the line has no
+ * such field or debugfs cannot be read.
  */
-static long long dbg_domain(pid_t pid)
+static long long dbg_field(pid_t pid, const char *name)
 {
-	char line[1024], key[32];
+	char line[1024], key[32], field[48];
 	long long d = -1;
 	FILE *f = fopen(MM_SLOTS, "re");
 
 	if (!f)
 		return -2;
 	snprintf(key, sizeof(key), " pid %d ", (int)pid);
+	snprintf(field, sizeof(field), " %s ", name);
 	while (fgets(line, sizeof(line), f)) {
 		char *p;
 
 		if (strncmp(line, "mm_slot ", 8) || !strstr(line, key))
 			continue;
-		p = strstr(line, " domain ");
-		d = p ? strtoll(p + 8, NULL, 0) : -2;
+		p = strstr(line, field);
+		d = p ? strtoll(p + strlen(field), NULL, 0) : -2;
 		break;
 	}
 	fclose(f);
 	return d;
+}
+
+/* The domain debugfs shows for the mm_slot of pid (as dbg_field()). */
+static long long dbg_domain(pid_t pid)
+{
+	return dbg_field(pid, "domain");
 }
 
 /* --- the knobs ------------------------------------------------------------ */
@@ -379,6 +409,49 @@ static void rmdir_retry(const char *dir)
  * At exit, before xt_cleanup() (registered after it: runs first): the
  * workers killed, run=2, the scope back to all, the cgroups removed.
  */
+/*
+ * Record xksm's copies back (the xksm_unmerge trace event) from now on:
+ * 0, or -1 when tracefs is not there.
+ */
+static int unmerge_trace_start(void)
+{
+	int fd;
+
+	if (access(UNMERGE_EVENT, F_OK) &&
+	    mount("tracefs", TRACEFS, "tracefs", 0, NULL))
+		return -1;
+	if (xt_write_file(UNMERGE_EVENT, "1") ||
+	    xt_write_file(TRACEFS "/tracing_on", "1"))
+		return -1;
+	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Stop recording; how many copies back were recorded (-1: unknown). */
+static long unmerge_trace_count(void)
+{
+	char line[512];
+	long n = 0;
+	FILE *f;
+	int fd;
+
+	if (access(UNMERGE_EVENT, F_OK) || xt_write_file(UNMERGE_EVENT, "0"))
+		return -1;
+	f = fopen(TRACEFS "/trace", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !!strstr(line, "xksm_unmerge:");
+	fclose(f);
+	fd = open(TRACEFS "/trace", O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	return n;
+}
+
 static void cleanup(void)
 {
 	int i, err;
@@ -391,6 +464,10 @@ static void cleanup(void)
 			waitpid(live[i]->pid, NULL, 0);
 			live[i] = NULL;
 		}
+	for (i = 0; i < MAX_WORKERS; i++)
+		if (fork_kids[i] > 0)
+			kill(fork_kids[i], SIGKILL);	/* a worker's, orphaned */
+	unmerge_trace_count();
 	xt_knob_write("run", 2);
 	err = xt_scope_set("all");
 	if (err)
@@ -590,6 +667,53 @@ static void test_memcg(void)
 
 /* --- 4: scope id -------------------------------------------------------- */
 
+/*
+ * Children forked in a domain are in it, and keep the pages they were
+ * forked with once xksmd has met them: xksmd copies back a KSM page that a
+ * mapping new to it meets in another domain (merge.c), and must not
+ * mistake its own domain's for one - whether the page is a lone node or
+ * one of a chain's dups (stable_tree.c).
+ */
+static void fork_keeps_pages(struct worker **ws, int n, unsigned int domain)
+{
+	int tracing = unmerge_trace_start() == 0, i;
+	long long merging;
+	long copies;
+	size_t same_n;
+
+	for (i = 0; i < n; i++) {
+		struct wans a = call(ws[i], 'K', 0, 0, 0, 0);
+
+		fork_kids[i] = a.val;
+		if (!check(a.err == 0 && fork_kids[i] > 0, "%s forks a child (%s)",
+			   ws[i]->name, strerror(a.err)))
+			fatal("fork in a worker");
+	}
+	scan(3);
+	copies = unmerge_trace_count();
+	for (i = 0; i < n; i++) {
+		pid_t kid = fork_kids[i];
+
+		check(dbg_domain(kid) == domain, "the child of %s is in domain %u (%lld)",
+		      ws[i]->name, domain, dbg_domain(kid));
+		merging = dbg_field(kid, "merging_pages");
+		check(merging == N, "xksmd met its %d merged pages: merging_pages %lld",
+		      N, merging);
+		same_n = xt_count_same_pfn(kid, ws[i]->addr, ws[i]->pid, ws[i]->addr, N);
+		check(same_n == N, "it still shares all %d pages with %s (%zu do)", N,
+		      ws[i]->name, same_n);
+	}
+	if (tracing)
+		check(copies == 0, "and none was copied back meanwhile (%ld xksm_unmerge events)",
+		      copies);
+	else
+		xt_note("no tracefs: copies back not counted");
+	for (i = 0; i < n; i++) {
+		kill(fork_kids[i], SIGKILL);
+		fork_kids[i] = 0;
+	}
+}
+
 static void test_id(void)
 {
 	struct worker d1, mv, d2a, d2b, u, *ws[5] = { &d1, &mv, &d2a, &d2b, &u };
@@ -651,6 +775,7 @@ static void test_id(void)
 		check(n == 0, "scope id: %s (domain 0) shares no PFN with %s (%zu do)",
 		      u.name, ws[i]->name, n);
 	}
+	fork_keeps_pages(ws, 1, 1);
 
 	/* Moving to domain 2 unmerges at once, scanner stopped. */
 	err = reg(&mv, XKSM_SET_DOMAIN, 2);
@@ -678,6 +803,40 @@ static void test_id(void)
 	check(n == 0, "no PFN shared across domains 0, 1, 2 (%zu are)", n);
 	check_intact(ws, 5);
 	check_stop(ws, 5);
+}
+
+/*
+ * 4b. Scope id with max_page_sharing 2: four processes of domain 1 with
+ * the same pages make chains of two dups each (the second dup is made by
+ * a merge of two pages whose content is already in the tree); their
+ * forked children keep every page.
+ */
+static void test_id_chains(void)
+{
+	struct worker c[4], *ws[4] = { &c[0], &c[1], &c[2], &c[3] };
+	static const char *const names[4] = { "chain-a", "chain-b", "chain-c", "chain-d" };
+	long long chains;
+	int i, err;
+
+	xt_knob_set("run", 2);
+	xt_knob_set_saved("max_page_sharing", 2);
+	scope_set_or_die("id");
+	for (i = 0; i < 4; i++) {
+		spawn(ws[i], names[i], -1);
+		fill(ws[i], N, SEED);
+		err = reg(ws[i], XKSM_SET_DOMAIN, 1);
+		check(err == 0, "%s registers in domain 1 (%s)", names[i], strerror(err));
+	}
+	scan(4);
+	chains = xt_knob("stable_node_chains");
+	check(chains == N, "max_page_sharing 2: a chain for each of the %d contents (%lld)",
+	      N, chains);
+	check(xt_knob("pages_shared") == 2 * N && xt_knob("pages_sharing") == 2 * N,
+	      "of two dups each (pages_shared %lld, pages_sharing %lld)",
+	      xt_knob("pages_shared"), xt_knob("pages_sharing"));
+	fork_keeps_pages(ws, 4, 1);
+	check_intact(ws, 4);
+	check_stop(ws, 4);
 }
 
 /* --- 5: zero pages ------------------------------------------------------ */
@@ -817,6 +976,7 @@ int main(int argc, char **argv)
 	test_uid();
 	test_memcg();
 	test_id();
+	test_id_chains();
 	test_zero();
 
 	/* 6. Back to scope all, nothing merged. */
