@@ -534,8 +534,8 @@ int xksm_set_merge_any(struct mm_struct *mm, const struct xksm_identity *ident,
 		return err;
 	if (!slot->merge_any) {
 		/* As prctl(PR_SET_MEMORY_MERGE): everything, afresh. */
+		/* Empty, and as mt_init() left it: fork.c may hold its lock. */
 		mtree_destroy(&slot->ranges);
-		mt_init(&slot->ranges);
 		slot->merge_any = true;
 		xksm_wake_xksmd();
 	}
@@ -555,8 +555,8 @@ int xksm_clear_merge_any(struct mm_struct *mm)
 	slot = xksm_get_mm_slot(mm);
 	if (slot && slot->merge_any) {
 		slot->merge_any = false;
+		/* Empty, and as mt_init() left it: fork.c may hold its lock. */
 		mtree_destroy(&slot->ranges);
-		mt_init(&slot->ranges);
 		mmap_write_downgrade(mm);
 		err = xksm_unmerge_mm_range(mm, slot, 0, TASK_SIZE);
 		mmap_read_unlock(mm);
@@ -575,15 +575,13 @@ int xksm_clear_merge_any(struct mm_struct *mm)
 }
 
 /*
- * Give a forked child @mm its parent's registration (fork.c): merge-any,
- * the ranges, states and all, and the identity @ident the parent had at
- * the fork.  With @unmerge (the parent changed domain since), or while
+ * Give a forked child @mm its parent's registration at the fork (fork.c):
+ * merge-any, the ranges, states and all, and the identity @ident.  While
  * run=2 unmerges, the KSM pages it was forked with are copied back.
  */
 int xksm_inherit(struct mm_struct *mm, bool merge_any,
 		 const struct xksm_identity *ident,
-		 const struct xksm_range_copy *ranges, unsigned int nr,
-		 bool unmerge)
+		 const struct xksm_range_copy *ranges, unsigned int nr)
 {
 	struct xksm_mm_slot *slot;
 	unsigned int i;
@@ -605,15 +603,14 @@ int xksm_inherit(struct mm_struct *mm, bool merge_any,
 	/*
 	 * Copy back every KSM page the child maps: it was forked from an mm
 	 * that run=2 may already have passed (the fork is noticed only after
-	 * dup_mmap(), xksm_unmerge_all() may have ended in between), or that
-	 * has moved to another merge domain since.  Without xksm_thread_mutex
-	 * (run=2 waits for fork.c's work under it): the child has no
-	 * rmap_items yet, and a copy is the child's own write fault.  Best
-	 * effort: a page not copied (no memory) is copied when xksmd meets it
-	 * (xksm_cmp_and_merge_page(): the key of a KSM page of another domain
-	 * is not the child's).
+	 * dup_mmap(), xksm_unmerge_all() may have ended in between).  Without
+	 * xksm_thread_mutex (run=2 waits for fork.c's work under it): the
+	 * child has no rmap_items yet, and a copy is the child's own write
+	 * fault.  Best effort: a page not copied (no memory) has no stable
+	 * node once run=2 is done, and xksmd copies such pages back when it
+	 * meets them.
 	 */
-	if (unmerge || READ_ONCE(xksm_run) & XKSM_RUN_UNMERGE) {
+	if (READ_ONCE(xksm_run) & XKSM_RUN_UNMERGE) {
 		mmap_write_downgrade(mm);
 		xksm_unmerge_vmas(NULL, mm);
 		mmap_read_unlock(mm);

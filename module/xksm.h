@@ -366,8 +366,7 @@ struct xksm_range_copy {
 
 int xksm_inherit(struct mm_struct *mm, bool merge_any,
 		 const struct xksm_identity *ident,
-		 const struct xksm_range_copy *ranges, unsigned int nr,
-		 bool unmerge);
+		 const struct xksm_range_copy *ranges, unsigned int nr);
 
 /* --- domain.c ---------------------------------------------------------- */
 enum {

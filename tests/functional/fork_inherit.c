@@ -70,6 +70,81 @@ static int run_child(char *p, size_t registered, int expect_merge)
 	return WEXITSTATUS(status);
 }
 
+#define ROUNDS	16
+
+/* In a descendant: 1 if it is registered with @registered bytes, else 0. */
+static char registered_as(size_t registered)
+{
+	struct xksm_stats st = { 0 };
+
+	return !xt_stats(&st) && st.registered_bytes == registered;
+}
+
+/*
+ * Forks that outrun xksm's copying of the registration (fork.c's work,
+ * queued by the fork): a registered process that forks and exits at once,
+ * as a daemon's double fork does (its child must inherit, though its mm
+ * is gone when the work runs), and a child that forks before anything
+ * else (the grandchild must inherit, though its parent's own inheritance
+ * may not have been done yet).  Each case ROUNDS times: how many
+ * descendants came out registered.
+ */
+static void fork_races(size_t len)
+{
+	int orphans = 0, grandchildren = 0, i;
+
+	for (i = 0; i < 2 * ROUNDS; i++) {
+		int fds[2], status;
+		char ok = 0;
+		pid_t mid;
+
+		if (pipe(fds))
+			fatal("pipe");
+		mid = fork();
+		if (mid < 0)
+			fatal("fork");
+		if (mid == 0) {
+			pid_t me = getpid(), kid;
+
+			close(fds[0]);
+			if (i % 2 == 0)
+				ok = registered_as(len);   /* settled before forking */
+			kid = fork();
+			if (kid == 0) {
+				if (i % 2 == 0) {
+					/* The orphan: once its parent is gone. */
+					while (getppid() == me)
+						xt_msleep(1);
+				}
+				ok = registered_as(len);
+				if (write(fds[1], &ok, 1) != 1)
+					_exit(1);
+				_exit(0);
+			}
+			if (i % 2 == 1 && kid > 0)
+				waitpid(kid, NULL, 0);
+			_exit(kid < 0);
+		}
+		close(fds[1]);
+		if (waitpid(mid, &status, 0) != mid || !WIFEXITED(status) ||
+		    WEXITSTATUS(status))
+			fatal("the middle process failed");
+		if (read(fds[0], &ok, 1) != 1)
+			ok = 0;
+		close(fds[0]);
+		if (i % 2 == 0)
+			orphans += ok;
+		else
+			grandchildren += ok;
+	}
+	check(orphans == ROUNDS,
+	      "a child whose parent exited right after forking it inherits (%d of %d)",
+	      orphans, ROUNDS);
+	check(grandchildren == ROUNDS,
+	      "a child's child forked before anything else inherits (%d of %d)",
+	      grandchildren, ROUNDS);
+}
+
 int main(void)
 {
 	size_t len;
@@ -98,5 +173,6 @@ int main(void)
 	check(rc == 0, "a child inherits the range, and merges in it (%d)", rc);
 	rc = run_child(q, len, 0);
 	check(rc == 0, "but not outside it (%d)", rc);
+	fork_races(len);
 	return done();
 }
