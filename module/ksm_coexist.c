@@ -55,6 +55,11 @@ static atomic_t xksm_hooks_inflight = ATOMIC_INIT(0);
  * Unmerge xksm's pages in [start, end) of @vma, whose mm's mmap_lock is
  * held for write.  The zero pages xksm mapped need no unmerging: the
  * kernel's KSM ignores clean zero-page ptes.
+ *
+ * Not only in registered mms: a child forked from one maps its KSM pages
+ * before it is registered (fork.c), and forever if its registration was
+ * lost.  Only while xksm has KSM pages at all (a snapshot is enough: a
+ * page of this mm merged later needs this mmap_lock, held here).
  */
 static int xksm_yield_range(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end)
@@ -64,7 +69,7 @@ static int xksm_yield_range(struct vm_area_struct *vma, unsigned long start,
 	int err = 0;
 
 	mmap_assert_write_locked(vma->vm_mm);
-	if (!vma->anon_vma || !xksm_get_mm_slot(vma->vm_mm))
+	if (!vma->anon_vma || !READ_ONCE(xksm_stable_nodes))
 		return 0;
 	while (addr < end && !err &&
 	       xksm_walk_next(vma, addr, end, &res)) {

@@ -42,6 +42,9 @@
  *     this (registered) process are failed one at a time, from the last,
  *     until one fork's child comes out unregistered (the documented
  *     outcome of the probe failing); that child can register itself.
+ *     Before, it maps xksm's KSM page (two twins of this process, merged)
+ *     without being registered: madvise(MADV_MERGEABLE) must copy it back
+ *     before the kernel's KSM takes the range.
  *  5. kmemleak is still enabled (its metadata allocations fail too; it
  *     must not have given up), so the harness's leak scan means something.
  *
@@ -763,8 +766,16 @@ static size_t pairs_merged(pid_t w, pid_t c)
 /* --- the fork probe, failed on purpose (fail-nth) ------------------------ */
 
 static char *keep;	/* main's registered page */
+static char *twins;	/* main's two pages merged into one KSM page */
+static unsigned long twins_kpfn;	/* that page */
 
-/* In a child: 0 inherited the registration, 1 not but registers itself. */
+/*
+ * In a child: 0 inherited the registration, 1 not but registers itself.
+ * Unregistered, it still maps xksm's KSM page (the twins): madvise
+ * MADV_MERGEABLE must first copy it back (ksm_coexist.c), or the kernel's
+ * ksmd would take it for its own: 5 if not (6, 7: the twins were not
+ * mapped as merged, the madvise failed).
+ */
 static void __attribute__((noreturn)) fork_child(void)
 {
 	struct xksm_stats st;
@@ -773,6 +784,14 @@ static void __attribute__((noreturn)) fork_child(void)
 		_exit(3);
 	if (st.mergeable)
 		_exit(0);
+	if (xt_pfn(twins) != twins_kpfn)
+		_exit(6);
+	if (madvise(twins, 2 * XT_PAGE, MADV_MERGEABLE))
+		_exit(7);
+	if (xt_pfn(twins) == twins_kpfn)
+		_exit(5);
+	if (madvise(twins, 2 * XT_PAGE, MADV_UNMERGEABLE))
+		_exit(7);
 	if (st.registered_bytes || xt_register(keep, XT_PAGE))
 		_exit(2);
 	if (xt_stats(&st) || st.registered_bytes != XT_PAGE)
@@ -824,6 +843,19 @@ static void fork_probe_section(void)
 	 * Only non-sleeping slab allocations (the probe's GFP_ATOMIC kmalloc
 	 * is one): no page allocation counts (min-order beyond the largest).
 	 */
+	/* Two registered twins, merged, for the children to map. */
+	twins = xt_map(2);
+	xt_fill(twins, 1, SEED + 101);
+	xt_fill(twins + XT_PAGE, 1, SEED + 101);
+	xt_register_or_die(twins, 2 * XT_PAGE);
+	for (n = 0; n < 300 && (!xt_pfn(twins) || xt_pfn(twins) != xt_pfn(twins + XT_PAGE)); n++)
+		xt_msleep(100);
+	twins_kpfn = xt_pfn(twins);
+	if (!check(twins_kpfn && twins_kpfn == xt_pfn(twins + XT_PAGE),
+		   "the twins merged before the forks (PFN %#lx, %#lx)", twins_kpfn,
+		   xt_pfn(twins + XT_PAGE)))
+		return;
+
 	fi_aim("0", "Y");
 	fi_set(FAILPAGE, "min-order", "11");
 	st = fork_nth(nth_fd, big, &left);
@@ -846,6 +878,9 @@ static void fork_probe_section(void)
 				found = n;
 			else if (st == 0)
 				kept++;		/* something else failed, tolerated */
+			else if (st == 5)
+				check(0, "the unregistered child of a fork with point %u: "
+				      "madvise(MADV_MERGEABLE) left it mapping xksm's KSM page", n);
 			else
 				check(0, "the child of a fork with point %u failed exits %d", n, st);
 		}
