@@ -386,7 +386,8 @@ static int xksm_unmerge_mm_range(struct mm_struct *mm, struct xksm_mm_slot *slot
 
 	mmap_assert_locked(mm);
 	for_each_vma_range(vmi, vma, end) {
-		if (!vma->anon_vma)
+		/* Not the kernel's KSM pages (VM_MERGEABLE, merge-any). */
+		if (!vma->anon_vma || !xksm_vma_compatible(vma))
 			continue;
 		err = xksm_unmerge_range(slot, vma, max(start, vma->vm_start),
 					 min(end, vma->vm_end));

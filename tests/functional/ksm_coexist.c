@@ -197,6 +197,23 @@ int main(void)
 	check(knob_at(KSM, "pages_sharing") >= NPAGES, "the kernel now shares x and y (%ld)",
 	      knob_at(KSM, "pages_sharing"));
 
+	/*
+	 * x is still registered with xksm: unregistering it leaves the
+	 * kernel's pages (its ksmd stopped meanwhile, or it would merge
+	 * copies back at once).
+	 */
+	check(set_at(KSM, "run", "0") == 0, "the kernel's ksmd stops (run=0)");
+	px = pfn_of(x);
+	{
+		struct xksm_range r = { .start = (uintptr_t)x, .len = NPAGES * page_size };
+
+		check(ioctl(fd, XKSM_IOC_UNMERGEABLE, &r) == 0, "x unregistered from xksm");
+	}
+	check(pfn_of(x) == px && merged_pairs(x) == NPAGES / 2,
+	      "the kernel's merged pages in x stay merged (%d/%d pairs)", merged_pairs(x),
+	      NPAGES / 2);
+	check(set_at(KSM, "run", "1") == 0, "the kernel's ksmd runs again");
+
 	/* The whole process, with prctl, where the kernel has it. */
 	z = make_region(7);
 	check(xksm_register_range(fd, z) == 0, "z registered with xksm");
