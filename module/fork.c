@@ -16,8 +16,9 @@
  * child may fork (the probe copies the child's queued entry).  The probe
  * runs before the child is first woken, so a child's own ioctl, which
  * starts with xksm_fork_flush(), always sees what it inherited.  If the
- * probe cannot allocate (GFP_ATOMIC), the child is not registered:
- * xksm_fork_lost counts such children.
+ * probe cannot allocate (GFP_ATOMIC: 24 bytes a range, so a registration
+ * of thousands of separate ranges may not fit), the child is not
+ * registered: xksm_fork_lost counts such children.
  *
  * The identity is the parent's when the probe runs, which is after
  * dup_mmap(): if the parent moved to another merge domain in between, the
