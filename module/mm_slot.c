@@ -313,15 +313,17 @@ static int xksm_set_ranges(struct mm_struct *mm, struct xksm_mm_slot *slot,
 static int xksm_rehome(struct mm_struct *mm, const struct xksm_identity *ident);
 
 /*
- * The slot of @mm for a registration by @who, created if need be, with
- * the mmap_lock held for write; NULL with it dropped and *@errp set.  A
- * registration takes the identity afresh (the domain id only if @set_id:
- * else the mm keeps its own); if that moves the mm to another domain, it
- * is rehomed first, and we start again.
+ * The slot of @mm for a registration by @who of [@start, @end) (or of the
+ * whole mm: @start == @end), created if need be, with the mmap_lock held
+ * for write; NULL with it dropped and *@errp set.  A registration takes
+ * the identity afresh (the domain id only if @set_id: else the mm keeps
+ * its own); if that moves the mm to another domain, it is rehomed first,
+ * and we start again.
  */
 static struct xksm_mm_slot *xksm_enter_as(struct mm_struct *mm,
 					  const struct xksm_identity *who,
-					  bool set_id, int *errp)
+					  bool set_id, unsigned long start,
+					  unsigned long end, int *errp)
 {
 	struct xksm_identity identity = *who, *ident = &identity;
 	struct xksm_mm_slot *slot;
@@ -335,7 +337,13 @@ static struct xksm_mm_slot *xksm_enter_as(struct mm_struct *mm,
 		err = -ESRCH;
 		if (xksm_test_exit(mm))
 			break;
+		/*
+		 * Nothing mapped in [start, end): nothing to register, so
+		 * nothing changes, the domain included (as madvise, ENOMEM).
+		 */
 		err = -ENOMEM;
+		if (start < end && !find_vma_intersection(mm, start, end))
+			break;
 		slot = xksm_enter(mm, ident);
 		if (!slot)
 			break;
@@ -363,7 +371,7 @@ int xksm_register(struct mm_struct *mm, const struct xksm_identity *ident,
 	struct xksm_mm_slot *slot;
 	int err;
 
-	slot = xksm_enter_as(mm, ident, set_id, &err);
+	slot = xksm_enter_as(mm, ident, set_id, start, end, &err);
 	if (!slot)
 		return err;
 	err = xksm_set_ranges(mm, slot, start, end, XKSM_RANGE_ON);
@@ -414,7 +422,7 @@ static int xksm_unmerge_mm(struct mm_struct *mm, struct xksm_mm_slot *slot)
 	int err = xksm_unmerge_vmas(slot, mm);
 
 	if (!err)
-		xksm_remove_rmap_items_range(slot, 0, TASK_SIZE);
+		xksm_remove_rmap_items_range(slot, 0, mm->task_size);
 	return err;
 }
 
@@ -530,7 +538,7 @@ int xksm_set_merge_any(struct mm_struct *mm, const struct xksm_identity *ident,
 	struct xksm_mm_slot *slot;
 	int err;
 
-	slot = xksm_enter_as(mm, ident, set_id, &err);
+	slot = xksm_enter_as(mm, ident, set_id, 0, 0, &err);
 	if (!slot)
 		return err;
 	if (!slot->merge_any) {
@@ -559,12 +567,12 @@ int xksm_clear_merge_any(struct mm_struct *mm)
 		/* Empty, and as mt_init() left it: fork.c may hold its lock. */
 		mtree_destroy(&slot->ranges);
 		mmap_write_downgrade(mm);
-		err = xksm_unmerge_mm_range(mm, slot, 0, TASK_SIZE);
+		err = xksm_unmerge_mm_range(mm, slot, 0, mm->task_size);
 		mmap_read_unlock(mm);
 		if (err) {
 			/* As in xksm_unregister(): keep what is still merged. */
 			mmap_write_lock(mm);
-			mtree_store_range(&slot->ranges, 0, TASK_SIZE - 1,
+			mtree_store_range(&slot->ranges, 0, mm->task_size - 1,
 					  XKSM_RANGE_KEEP, GFP_KERNEL_ACCOUNT);
 			mmap_write_unlock(mm);
 		}

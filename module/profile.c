@@ -77,12 +77,15 @@ static int profile_open(struct inode *inode, struct file *file)
 static ssize_t profile_write(struct file *file, const char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
-	bool on;
+	unsigned int on;
 	int err;
 
-	err = kstrtobool_from_user(ubuf, count, &on);
+	/* 0 or 1 only: kstrtobool() would take "10" or "yes please". */
+	err = kstrtouint_from_user(ubuf, count, 10, &on);
 	if (err)
 		return err;
+	if (on > 1)
+		return -EINVAL;
 	mutex_lock(&xksm_thread_mutex);
 	if (on)
 		memset(xksm_phase_stats, 0, sizeof(xksm_phase_stats));

@@ -278,12 +278,19 @@ static void remove_node_from_stable_tree(struct xksm_stable_node *stable_node)
 		} else {
 			xksm_stable_node_unaccount(stable_node, rmap_item);
 			rmap_item->address &= PAGE_MASK;
+			rmap_item->head = NULL;
 		}
 		cond_resched();
 	}
+	/*
+	 * No @head left pointing at the freed node: its memory may become
+	 * another node, which xksm_cmp_and_merge_page() would then take
+	 * for the one this rmap_item is on.
+	 */
 	hlist_for_each_entry(rmap_item, &stable_node->covered, hlist) {
 		xksm_stable_node_unaccount(stable_node, rmap_item);
 		rmap_item->address &= PAGE_MASK;
+		rmap_item->head = NULL;
 		cond_resched();
 	}
 

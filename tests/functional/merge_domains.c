@@ -20,7 +20,9 @@
  *     across; without CAP_SYS_ADMIN a nonzero id is EPERM and registers
  *     nothing; an id above 0xffffffff, or an id without the flag, is
  *     EINVAL; re-registering with another id unmerges the process's pages
- *     at once (data intact) and it then merges in its new domain;
+ *     at once (data intact) and it then merges in its new domain; a
+ *     registration over a hole with another id fails (ENOMEM) and
+ *     changes nothing;
  *     Forked children stay in their domain and keep their pages: xksmd,
  *     meeting them, copies none back (trace event xksm_unmerge), also
  *     when the pages are dups of chains (max_page_sharing 2);
@@ -110,6 +112,8 @@ static int write_full(int fd, const void *buf, size_t len)
  *     that were written first: private pages); answers the address
  *  R  XKSM_IOC_MERGEABLE of them with flags and domain; answers the errno
  *  S  XKSM_IOC_STATS
+ *  H  XKSM_IOC_MERGEABLE with flags and domain of a page where nothing is
+ *     mapped; answers the errno
  *  K  fork a child that keeps the memory and waits to be killed; answers
  *     its pid
  *  V  how many pages do not hold what F wrote
@@ -164,6 +168,19 @@ static int worker_main(int argc, char **argv)
 			if (xt_stats(&a.st))
 				a.err = errno;
 			break;
+		case 'H': {
+			/* XKSM_IOC_MERGEABLE of a page where nothing is mapped. */
+			void *hole = xt_map(1);
+			struct xksm_range r = {
+				.len = XT_PAGE, .flags = c.flags, .domain = c.domain,
+			};
+
+			munmap(hole, XT_PAGE);
+			r.start = (uintptr_t)hole;
+			if (ioctl(xt_dev(), XKSM_IOC_MERGEABLE, &r))
+				a.err = errno;
+			break;
+		}
 		case 'K': {
 			/* A child that keeps its copy of everything, idle. */
 			pid_t kid = fork();
@@ -776,6 +793,15 @@ static void test_id(void)
 		      u.name, ws[i]->name, n);
 	}
 	fork_keeps_pages(ws, 1, 1);
+
+	/* A registration that registers nothing changes nothing. */
+	err = call(&d1, 'H', 0, 0, XKSM_SET_DOMAIN, 7).err;
+	check(err == ENOMEM, "%s: XKSM_SET_DOMAIN 7 over a hole fails with ENOMEM (%s)",
+	      d1.name, strerror(err));
+	check(dbg_domain(d1.pid) == 1 && wstats(&d1).domain == 1,
+	      "and leaves %s in domain 1 (debugfs %lld)", d1.name, dbg_domain(d1.pid));
+	n = same(&d1, &mv);
+	check(n == N, "and its pages merged (%zu of %d)", n, N);
 
 	/* Moving to domain 2 unmerges at once, scanner stopped. */
 	err = reg(&mv, XKSM_SET_DOMAIN, 2);

@@ -2,7 +2,7 @@
 /*
  * /sys/kernel/debug/xksm/profile (docs/debugfs.md): where xksmd's time
  * goes.
- *  - anything but a boolean is refused with EINVAL, and changes nothing;
+ *  - anything but 0 or 1 is refused with EINVAL, and changes nothing;
  *  - writing 1 zeroes the sums; while on, merging 32 pairs of twins and
  *    leaving 32 unique pages counts what xksmd did: every page hashed,
  *    32 merges of two pages, each with its write-protections and its
@@ -112,6 +112,12 @@ int main(void)
 	check(err == EINVAL, "writing \"maybe\" fails with EINVAL (%s)", strerror(err));
 	q = read_profile();
 	check(q.on == p.on, "and changes nothing (profiling %d)", q.on);
+	err = write_profile("10\n");
+	check(err == EINVAL, "writing \"10\" fails with EINVAL (%s)", strerror(err));
+	err = write_profile("yes\n");
+	check(err == EINVAL, "writing \"yes\" fails with EINVAL (%s)", strerror(err));
+	q = read_profile();
+	check(q.on == p.on, "and they change nothing (profiling %d)", q.on);
 
 	check(write_profile("1\n") == 0, "writing 1 starts profiling");
 	p = read_profile();

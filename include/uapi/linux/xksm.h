@@ -19,6 +19,7 @@
  *  ENOTTY   unknown command (or a known command with a wrong size)
  *  EFAULT   the argument pointer is not readable/writable user memory
  *  EINVAL   a reserved field or an unknown flag is not zero
+ *  EINTR    a fatal signal arrived while the call waited for a lock
  */
 #ifndef _UAPI_LINUX_XKSM_H
 #define _UAPI_LINUX_XKSM_H
@@ -138,7 +139,9 @@ struct xksm_range {
 
 /*
  * XKSM_SET_DOMAIN: set the merge domain id of the mm (see "Merge domains")
- * from @domain; it lasts until changed, and is inherited on fork.
+ * from @domain; it lasts until changed, or until nothing of the mm is
+ * registered any more (a later registration without the flag then starts
+ * from id 0), and is inherited on fork.
  */
 #define XKSM_SET_DOMAIN		(1ULL << 1)
 
@@ -178,7 +181,8 @@ struct xksm_range {
  *  EPERM	XKSM_SET_DOMAIN with a @domain other than 0, and the caller
  *		lacks CAP_SYS_ADMIN
  *  ENOMEM	part of the range is not mapped (the mapped parts are still
- *		done, as madvise does), or memory ran out (registering, or
+ *		done, as madvise does; if nothing is mapped there, nothing
+ *		changes, the domain included), or memory ran out (registering, or
  *		copying a merged page back when unmerging: the pages not yet
  *		copied stay merged and tracked; the call may be repeated)
  *  EINTR	a fatal signal arrived while waiting or unmerging
