@@ -904,7 +904,7 @@ int main(void)
 	char *a, *b, bad[300] = "", *s;
 	unsigned long pfns[N];
 	double deadline;
-	long long left;
+	long long left, across;
 	size_t f, same;
 
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
@@ -938,18 +938,35 @@ int main(void)
 	check_reap_list(b);
 
 	/* Churn. */
+	across = xt_knob("merge_across_nodes");
 	churn();
 
 	/*
-	 * The churn ended with a run=2: the twins merge again first (two
-	 * passes, slow on the debug kernel), or unregistering has nothing to
-	 * copy back.
+	 * The churn ended with a run=2, and maybe merge_across_nodes 0 (it
+	 * switches it), under which twins on different nodes never merge;
+	 * and the second twin was unregistered (check_reap_list()), so the
+	 * first had only the churn's forks of this process to merge with,
+	 * and only until they exited.  Back to how the twins merged, both
+	 * registered, and let them merge again (two passes), or
+	 * unregistering has nothing to copy back.
 	 */
+	xt_knob_set("run", 2);
+	if (xt_knob_write("merge_across_nodes", across))
+		xt_note("merge_across_nodes could not be set back to %lld", across);
+	xt_register_or_die(b, N * XT_PAGE);
+	xt_knob_set("run", 1);
 	for (f = 0; f < 20 && xt_count_same_pfn(0, a, 0, b, N) != N; f++)
 		xt_wait_full_scans(1);
-	check(xt_count_same_pfn(0, a, 0, b, N) == N,
-	      "the twins merged again after the churn (%zu of %d)",
-	      xt_count_same_pfn(0, a, 0, b, N), N);
+	if (!check(xt_count_same_pfn(0, a, 0, b, N) == N,
+		   "the twins merged again after the churn (%zu of %d)",
+		   xt_count_same_pfn(0, a, 0, b, N), N)) {
+		note_files();
+		xt_note("merge_across_nodes %lld max_page_sharing %lld run %lld smart_scan %lld pages_to_scan %lld",
+			xt_knob("merge_across_nodes"), xt_knob("max_page_sharing"), xt_knob("run"),
+			xt_knob("smart_scan"), xt_knob("pages_to_scan"));
+		xt_note("pfn a0 %#lx b0 %#lx nodes %d %d", xt_pfn(a), xt_pfn(b),
+			xt_pfn_node(xt_pfn(a)), xt_pfn_node(xt_pfn(b)));
+	}
 
 	/*
 	 * Everything unregistered and unmerged: nothing left.  Unmerging
