@@ -584,9 +584,9 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		 * A mapping new to the node (forked, or moved by mremap())
 		 * must be in the page's merge domain: the page's key says
 		 * which (xor of the salts: a dup's key is its chain's).  A
-		 * child forked as its parent moved to another domain may map
-		 * the old domain's page, if fork.c could not copy it back:
-		 * copy it back now.
+		 * child forked as its parent moved to another domain (after
+		 * dup_mmap(), before the fork probe: fork.c) maps the old
+		 * domain's page: copy it back now.
 		 */
 		if (salt && rmap_item->head != stable_node &&
 		    (xksm_page_key(page) ^ salt) != stable_node->key) {
