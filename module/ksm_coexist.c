@@ -53,8 +53,10 @@ static atomic_t xksm_hooks_inflight = ATOMIC_INIT(0);
 
 /*
  * Unmerge xksm's pages in [start, end) of @vma, whose mm's mmap_lock is
- * held for write.  The zero pages xksm mapped need no unmerging: the
- * kernel's KSM ignores clean zero-page ptes.
+ * held for write: xksm_unmerge_range() without a slot, so KSM pages only.
+ * The zero pages xksm mapped need no unmerging: the kernel's KSM ignores
+ * clean zero-page ptes.  A fatal signal ends the walk with -EINTR, which
+ * fails the madvise (or mremap) of a task that is dying anyway.
  *
  * Not only in registered mms: a child forked from one maps its KSM pages
  * before it is registered (fork.c), and forever if its registration was
@@ -64,20 +66,10 @@ static atomic_t xksm_hooks_inflight = ATOMIC_INIT(0);
 static int xksm_yield_range(struct vm_area_struct *vma, unsigned long start,
 			    unsigned long end)
 {
-	struct xksm_walk_result res;
-	unsigned long addr = start;
-	int err = 0;
-
 	mmap_assert_write_locked(vma->vm_mm);
 	if (!vma->anon_vma || !READ_ONCE(xksm_stable_nodes))
 		return 0;
-	while (addr < end && !err &&
-	       xksm_walk_next(vma, addr, end, &res)) {
-		if (!res.zero)
-			err = xksm_break_ksm(vma, res.addr, false);
-		addr = res.addr + PAGE_SIZE;
-	}
-	return err;
+	return xksm_unmerge_range(NULL, vma, start, end);
 }
 
 /*
@@ -125,20 +117,11 @@ static int xksm_ksm_madvise(struct vm_area_struct *vma, unsigned long start,
 /* In place of ksm_enable_merge_any(): yield the whole mm first. */
 static int xksm_ksm_enable_merge_any(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma;
 	int err = 0;
 
-	VMA_ITERATOR(vmi, mm, 0);
-
-	if (!xksm_kernel_merge_any(mm)) {
-		for_each_vma(vmi, vma) {
-			if (!xksm_vma_compatible(vma))
-				continue;
-			err = xksm_yield_range(vma, vma->vm_start, vma->vm_end);
-			if (err)
-				break;
-		}
-	}
+	mmap_assert_write_locked(mm);
+	if (!xksm_kernel_merge_any(mm) && READ_ONCE(xksm_stable_nodes))
+		err = xksm_unmerge_vmas(NULL, mm);
 	if (!err)
 		err = xksm_call(ksm_enable_merge_any)(mm);
 	atomic_dec(&xksm_hooks_inflight);
