@@ -82,7 +82,13 @@ xksm_build_module()
 	(cd "$dir" && find module include -type f -name '*.[ch]' 2>/dev/null) | sort |
 		comm -13 "$dir/.want" - | (cd "$dir" && xargs -r rm -f)
 	(cd "$XKSM_TOP" && cp -a --parents $(cat "$dir/.want") "$dir/")
-	make -s -C "$T_KDIR" M="$dir" W=1 modules >&2 || die "module build failed for $T_KREL"
+	# Clean with W=1 is a rule, not a hope: any warning fails the build.
+	make -s -C "$T_KDIR" M="$dir" W=1 modules > "$dir/build.log" 2>&1
+	local rc=$?
+	cat "$dir/build.log" >&2
+	[ "$rc" -eq 0 ] || die "module build failed for $T_KREL"
+	! grep -qi 'warning' "$dir/build.log" ||
+		die "module build for $T_KREL has warnings (W=1): see above"
 	printf '%s\n' "$dir/xksm.ko"
 }
 
