@@ -30,6 +30,10 @@
  * equal and whose bytes are equal have equal xxh64, so their salts are
  * equal, so their domains are: a search, which merges only on equal keys
  * and equal bytes, cannot cross a domain, whatever collisions xxh64 has.
+ * That holds where a key is the page's now: in the stable tree, whose
+ * pages are write protected.  The unstable tree's pages may have changed
+ * since their keys were taken, so a match there also asks the other mm's
+ * slot for its domain (xksm_same_domain()).
  * Pages of one domain order as before; "all" is domain 0, salt 0, and
  * changes nothing.  The unstable tree keeps the key's low half as the
  * page's checksum, so a page whose domain changes looks volatile once.

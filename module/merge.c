@@ -675,7 +675,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 
 	t = xksm_prof_begin();
 	tree_rmap_item = xksm_unstable_tree_search_insert(rmap_item, page, key,
-							   &tree_page);
+							   salt, &tree_page);
 	xksm_prof_end(XKSM_PH_UNSTABLE, t);
 	if (tree_rmap_item) {
 		bool split;

@@ -30,9 +30,10 @@
  * (xksm_stable_tree_prune()).
  *
  * Merge domains (domain.c) need nothing here: a page's key is its hash
- * xor a salt that is a bijection of its domain, so equal keys and equal
- * bytes mean the same domain, and a search never meets another domain's
- * page as equal.  The domain of a KSM page is the one it was merged in.
+ * xor a salt that is a bijection of its domain, and a stable page cannot
+ * change, so equal keys and equal bytes mean the same domain, and a search
+ * never meets another domain's page as equal.  The domain of a KSM page is
+ * the one it was merged in.
  *
  * Everything here runs under xksm_thread_mutex (the kernel's rmap walk and
  * migration read and write nodes under the page lock only: nodes are

@@ -47,11 +47,31 @@ static u64 xksm_unstable_key(struct xksm_rmap_item *rmap_item)
 	return (u64)rmap_item->key_hi << 32 | rmap_item->oldchecksum;
 }
 
+/*
+ * Is @tree_rmap_item's mm in the merge domain whose salt is @salt?  Equal
+ * keys and equal bytes prove it in the stable tree, whose pages cannot
+ * change (domain.c); not here.  A key in this tree is the one its page had
+ * when it went in: had the page changed since, to bytes equal to ours, its
+ * old key xor ours would be a difference of two hashes that happens to
+ * equal the difference of the salts.  Unlikely (the hash is keyed, the salts
+ * unknown outside), but not impossible, so ask the slot: only on a match,
+ * which nearly always merges and so costs far more than this lookup.  The
+ * slot stays while xksm_thread_mutex is held; its identity changes domain
+ * only under that mutex too (xksm_rehome()).
+ */
+static bool xksm_same_domain(struct xksm_rmap_item *tree_rmap_item, u64 salt)
+{
+	struct xksm_mm_slot *slot = xksm_get_mm_slot(tree_rmap_item->mm);
+
+	return slot && xksm_domain_salt(&slot->ident) == salt;
+}
+
 /**
  * xksm_unstable_tree_search_insert - find a page like @page, or insert it
  * @rmap_item: the rmap_item of @page
  * @page: the page being scanned
  * @key: its key (page_key.c); its low half is @rmap_item->oldchecksum
+ * @salt: the salt of its mm's merge domain, which @key has in (domain.c)
  * @tree_pagep: where to return the matching page, with a reference
  *
  * Returns the rmap_item of an identical page (its page in *@tree_pagep), or
@@ -60,7 +80,7 @@ static u64 xksm_unstable_key(struct xksm_rmap_item *rmap_item)
  */
 struct xksm_rmap_item *
 xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
-				 struct page *page, u64 key,
+				 struct page *page, u64 key, u64 salt,
 				 struct page **tree_pagep)
 {
 	struct rb_node **new, *parent = NULL;
@@ -107,6 +127,10 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 			put_page(tree_page);
 			new = &parent->rb_right;
 			continue;
+		}
+		if (salt && !xksm_same_domain(tree_rmap_item, salt)) {
+			put_page(tree_page);
+			return NULL;
 		}
 		if (!xksm_merge_across_nodes && page_to_nid(tree_page) != nid) {
 			/*

@@ -454,7 +454,7 @@ extern unsigned long xksm_pages_unshared;
 extern struct rb_root *xksm_root_unstable_tree;
 struct xksm_rmap_item *
 xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
-				 struct page *page, u64 key,
+				 struct page *page, u64 key, u64 salt,
 				 struct page **tree_pagep);
 void xksm_unstable_tree_reset(void);
 
