@@ -692,6 +692,14 @@ static int run_user_with_nice(struct xt_child *t, struct target *u)
 	      USER_UID, ret ? strerror(errno) : "ok");
 	check(get_ma_ioc(XKSM_PIDFD, u->pidfd) == 0,
 	      "uid %d with CAP_SYS_NICE: GET_MERGE_ANY through it reads 0", USER_UID);
+	ret = set_ma_ioc(XKSM_PIDFD, u->pidfd, 1);
+	check(ret == 0 && get_ma_ioc(XKSM_PIDFD, u->pidfd) == 1,
+	      "uid %d with CAP_SYS_NICE: SET_MERGE_ANY 1 through it turns merge-any on (%s)",
+	      USER_UID, ret ? strerror(errno) : "ok");
+	ret = set_ma_ioc(XKSM_PIDFD, u->pidfd, 0);
+	check(ret == 0 && get_ma_ioc(XKSM_PIDFD, u->pidfd) == 0,
+	      "uid %d with CAP_SYS_NICE: SET_MERGE_ANY 0 through it turns it off again (%s)",
+	      USER_UID, ret ? strerror(errno) : "ok");
 	all_fail(XKSM_PIDFD, pidfd_open(t->pid), buf, EPERM,
 		 "uid 1000 with CAP_SYS_NICE on a root process (no ptrace read access)");
 out:
