@@ -5,6 +5,12 @@
  * that madvises MADV_MERGEABLE (or, where the kernel has it,
  * PR_SET_MEMORY_MERGE) over memory xksm merged hands it over to the
  * kernel's KSM cleanly; data stays intact and both sets of counters add up.
+ * Then the two KSMs on two processes at once: a forked child madvises its
+ * own twin pages MADV_MERGEABLE while the parent registers twins of other
+ * contents with xksm; each KSM merges its own process's pairs, no frame is
+ * shared across the processes, and each KSM's pages_shared/pages_sharing
+ * (and the child's ksm_merging_pages, the parent's merging_pages) count
+ * its own process's pages only.
  */
 #include <stdint.h>
 #include <sys/mman.h>
@@ -133,11 +139,42 @@ static int xksm_register_range(int fd, void *p)
 	return ioctl(fd, XKSM_IOC_MERGEABLE, &r);
 }
 
+/* The child's region, told to the parent through shared memory. */
+static char **child_region;
+
+/* A forked child's set-up: its own twins, madvised MADV_MERGEABLE. */
+static int child_fn(int cmd, void *arg)
+{
+	(void)arg;
+	if (cmd == 0) {
+		*child_region = make_region(3);
+		return madvise(*child_region, NPAGES * page_size, MADV_MERGEABLE) == 0;
+	}
+	if (cmd == 'v')
+		return region_intact(*child_region, 3);
+	return 0;
+}
+
+/* How many of the NPAGES/2 pairs of process pid's region at p share one PFN. */
+static int merged_pairs_pid(pid_t pid, char *p, unsigned long *pfn)
+{
+	int i, n = 0;
+
+	xt_pfns_pid(pid, p, NPAGES, pfn);
+	for (i = 0; i < NPAGES / 2; i++)
+		n += pfn[i] && pfn[i] == pfn[i + NPAGES / 2];
+	return n;
+}
+
 int main(void)
 {
 	struct xksm_stats st;
-	char *x, *y, *z;
-	int fd, i, ok;
+	unsigned long cpfn[NPAGES], ppfn[NPAGES];
+	int fd, i, j, ok, cpairs = 0, ppairs = 0, scans;
+	char *x, *y, *z, *p, *cp;
+	struct xt_child child;
+	long long kmp = -1;
+	char path[64];
 	uint64_t px;
 
 	page_size = sysconf(_SC_PAGESIZE);
@@ -245,6 +282,76 @@ int main(void)
 	check(set_at(KSM, "run", "2") == 0 && set_at(XKSM, "run", "2") == 0,
 	      "both unmerge everything (run=2)");
 	check(knob_at(KSM, "pages_shared") == 0 && knob_at(XKSM, "pages_shared") == 0,
+	      "both counters are back to zero");
+
+	/*
+	 * Two processes: the child's twins with the kernel's KSM, the
+	 * parent's (other contents) with xksm, both scanning at once.
+	 */
+	munmap(x, NPAGES * page_size);
+	munmap(y, NPAGES * page_size);
+	munmap(z, NPAGES * page_size);
+	check(set_at(KSM, "run", "1") == 0 && set_at(XKSM, "run", "1") == 0,
+	      "both KSMs run again");
+	child_region = xt_map_shared(1);
+	check(xt_child_start(&child, child_fn, NULL) == 1,
+	      "a child madvised its own twins MADV_MERGEABLE");
+	cp = *child_region;
+	p = make_region(20);
+	check(xksm_register_range(fd, p) == 0, "the parent registered its twins with xksm");
+	for (scans = 0; scans < 12; scans++) {
+		if (!wait_scans(KSM, 1) || !wait_scans(XKSM, 1))
+			break;
+		cpairs = merged_pairs_pid(child.pid, cp, cpfn);
+		ppairs = merged_pairs_pid(0, p, ppfn);
+		if (cpairs == NPAGES / 2 && ppairs == NPAGES / 2)
+			break;
+	}
+	/* A scan more of each: nothing must change, or cross over, then. */
+	check(wait_scans(KSM, 2) && wait_scans(XKSM, 2), "full scans of each go on");
+	cpairs = merged_pairs_pid(child.pid, cp, cpfn);
+	ppairs = merged_pairs_pid(0, p, ppfn);
+	check(cpairs == NPAGES / 2, "the kernel merged every pair of the child (%d/%d)",
+	      cpairs, NPAGES / 2);
+	check(ppairs == NPAGES / 2, "xksm merged every pair of the parent (%d/%d)",
+	      ppairs, NPAGES / 2);
+	for (i = 0, ok = 1; i < NPAGES; i++)
+		for (j = 0; j < NPAGES; j++)
+			ok &= !cpfn[i] || cpfn[i] != ppfn[j];
+	check(ok, "no frame is shared between the child and the parent");
+	check(knob_at(KSM, "pages_shared") == NPAGES / 2 &&
+	      knob_at(KSM, "pages_sharing") == NPAGES / 2,
+	      "the kernel's counters count the child's pages only (shared %ld, sharing %ld)",
+	      knob_at(KSM, "pages_shared"), knob_at(KSM, "pages_sharing"));
+	check(knob_at(XKSM, "pages_shared") == NPAGES / 2 &&
+	      knob_at(XKSM, "pages_sharing") == NPAGES / 2,
+	      "xksm's counters count the parent's pages only (shared %ld, sharing %ld)",
+	      knob_at(XKSM, "pages_shared"), knob_at(XKSM, "pages_sharing"));
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", (int)child.pid);
+	if (!xt_proc_field(path, "ksm_merging_pages", &kmp)) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", (int)child.pid);
+		f = fopen(path, "re");
+		if (f) {
+			if (fscanf(f, "%lld", &kmp) != 1)
+				kmp = -1;
+			fclose(f);
+		}
+	}
+	check(kmp == NPAGES, "the child's ksm_merging_pages is %d (%lld)", NPAGES, kmp);
+	memset(&st, 0, sizeof(st));
+	ok = ioctl(fd, XKSM_IOC_STATS, &st) == 0;
+	check(ok && st.merging_pages == NPAGES, "the parent's xksm merging_pages is %d (%llu)",
+	      NPAGES, (unsigned long long)st.merging_pages);
+	check(xt_child_cmd(&child, 'v') == 1 && region_intact(p, 20),
+	      "both processes' data is intact");
+	check(xt_child_stop(&child) == 0, "the child exits");
+	munmap(p, NPAGES * page_size);
+	check(set_at(KSM, "run", "2") == 0 && set_at(XKSM, "run", "2") == 0,
+	      "both unmerge everything again (run=2)");
+	check(knob_at(KSM, "pages_shared") == 0 && knob_at(XKSM, "pages_shared") == 0 &&
+	      knob_at(KSM, "pages_sharing") == 0 && knob_at(XKSM, "pages_sharing") == 0,
 	      "both counters are back to zero");
 	set_at(KSM, "pages_to_scan", "100");
 	set_at(KSM, "sleep_millisecs", "20");
