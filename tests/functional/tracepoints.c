@@ -30,13 +30,25 @@
  *     stable nodes of the KSM pages, freed with their last mapping, are
  *     removed by then or by run=2 (xksm_remove_ksm_page with their kpfn).
  *
- * If /usr/bin/trace-cmd exists (and not on the debug kernel, see
- * trace_cmd()), "trace-cmd record -e xksm" runs while
- * pages merge, and "trace-cmd report" must show xksm events.  At the end
- * the events are disabled and the buffer cleared.  xksm only.
+ * Then the tools users read them with, not on the debug kernel (see
+ * trace_cmd()), each where the guest has it: "trace-cmd record -e xksm"
+ * (/usr/bin/trace-cmd), read back with "trace-cmd report"; and perf
+ * (/usr/bin/perf, Debian's linux-perf): "perf list 'xksm:*'" must list
+ * every event as a tracepoint, and "perf stat -a" counts
+ * xksm_merge_one_page and xksm_stop_scan.  Each tool's command is this
+ * program, which says "go" once the tool records and exits when told: in
+ * that exact window 8 twin mappings are made and merge, so the tool must
+ * show at least one xksm_merge_one_page per page that became merged (same
+ * PFN as its twin, from pagemap), and a number of xksm_stop_scan between
+ * the passes that surely ended inside the window and those that
+ * full_scans saw around the tool's whole run.
+ *
+ * At the end the events are disabled and the buffer cleared.  xksm only.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <ctype.h>
+#include <poll.h>
 
 #include <sys/utsname.h>
 
@@ -49,6 +61,10 @@
 #define EVENTS		TRACEFS "/events/xksm"
 #define TRACE_CMD	"/usr/bin/trace-cmd"
 #define TC_DATA		"/tmp/xksm-trace.dat"
+#define PERF		"/usr/bin/perf"
+#define PERF_OUT	"/tmp/xksm-perf.csv"
+#define WINDOW_ARG	"--window"	/* this program, as the tools' command */
+#define PERF_SEED	0x6b40
 #define WAIT_S		30	/* for xksmd to reap and free slots */
 
 static const struct {
@@ -644,17 +660,145 @@ static void step_remove(void)
 		dump_events("step 4", 60);
 }
 
-/* --- trace-cmd ------------------------------------------------------------ */
+/* --- trace-cmd and perf ---------------------------------------------------- */
+
+/*
+ * Both tools run a command while they record or count: they enable their
+ * events before they start it, and stop only after it exits.  That command
+ * is this program with WINDOW_ARG: it says "go" on fd 3 and exits at EOF on
+ * its stdin.  So the window is exact: whatever xksm does between "go" and
+ * closing that stdin is in the record or the count, however slow the guest.
+ */
+static int window_cmd(void)
+{
+	char c;
+
+	if (write(3, "go\n", 3) != 3)
+		return 1;
+	while (read(0, &c, 1) > 0)
+		;
+	return 0;
+}
+
+/* Debug kernel: see trace_cmd(). */
+static int on_debug_kernel(void)
+{
+	struct utsname uts;
+
+	return uname(&uts) == 0 && strstr(uts.release, "debug");
+}
+
+struct window {
+	pid_t pid;
+	int end;		/* closing it ends the command */
+	long long f0;		/* full_scans before the tool started */
+	long long fgo;		/* ... once it records */
+	long long fend;		/* ... before the command is told to exit */
+	long long f1;		/* ... after the tool exited */
+	size_t merged;		/* pages that became merged inside */
+};
+
+static char self_exe[256];
+
+/*
+ * Run the tool @argv (its command: self_exe WINDOW_ARG, last), and once it
+ * records, map PAIRS twin mappings of 2 pages from @seed and wait until
+ * they are merged and two more passes ended.  Returns 0 if the tool never
+ * said "go".
+ */
+#define PAIRS		8
+static int window_run(struct window *w, char *const argv[], unsigned int seed)
+{
+	char *x[PAIRS], *y[PAIRS], buf[3];
+	int go[2], end[2], ok;
+	struct pollfd pfd;
+	double deadline;
+	size_t k;
+
+	if (pipe2(go, O_CLOEXEC) || pipe2(end, O_CLOEXEC))
+		fatal("pipe2");
+	xt_knob_set("run", 1);
+	w->f0 = xt_knob("full_scans");
+	fflush(stdout);
+	w->pid = fork();
+	if (w->pid < 0)
+		fatal("fork");
+	if (w->pid == 0) {
+		if (dup2(end[0], 0) < 0 ||
+		    (go[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(go[1], 3)) < 0)
+			_exit(127);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(go[1]);
+	close(end[0]);
+	w->end = end[1];
+
+	pfd.fd = go[0];
+	pfd.events = POLLIN;
+	ok = poll(&pfd, 1, 120 * 1000) == 1 && read(go[0], buf, 3) == 3 && !memcmp(buf, "go\n", 3);
+	close(go[0]);
+	if (!ok)
+		return 0;
+
+	w->fgo = xt_knob("full_scans");
+	for (k = 0; k < PAIRS; k++)
+		xt_map_twins(2, seed + k, &x[k], &y[k]);
+	for (deadline = xt_now() + 120;; xt_msleep(200)) {
+		for (w->merged = 0, k = 0; k < PAIRS; k++)
+			w->merged += 2 * xt_count_same_pfn(0, x[k], 0, y[k], 2);
+		if (w->merged == 4 * PAIRS || xt_now() > deadline)
+			break;
+	}
+	/* Two passes more: the end of one falls wholly inside the window. */
+	for (deadline = xt_now() + 120; xt_knob("full_scans") < w->fgo + 2 && xt_now() < deadline;)
+		xt_msleep(100);
+	w->fend = xt_knob("full_scans");
+	return 1;
+}
+
+/* End the command, and so the tool's record or count; its exit status. */
+static int window_end(struct window *w)
+{
+	int status;
+
+	close(w->end);
+	if (waitpid(w->pid, &status, 0) != w->pid)
+		fatal("wait for %s", "the tool");
+	w->f1 = xt_knob("full_scans");
+	return status;
+}
+
+/*
+ * The events of a window, from a tool: at least one xksm_merge_one_page for
+ * each page that became merged inside it, and xksm_stop_scan for each pass
+ * that surely ended inside (fgo+1..fend-1), but no more than full_scans saw
+ * around the tool's whole run.
+ */
+static void window_check(const char *tool, const struct window *w, long long merges,
+			 long long stops)
+{
+	check(w->merged == 4 * PAIRS,
+	      "%s: the %d pages of %d twin mappings merge in the window (%zu)", tool,
+	      4 * PAIRS, PAIRS, w->merged);
+	check(merges > 0 && merges >= (long long)w->merged,
+	      "%s: %lld xksm_merge_one_page, at least one for each of the %zu pages that "
+	      "became merged in the window", tool, merges, w->merged);
+	check(stops > 0 && stops >= w->fend - w->fgo - 1 && stops <= w->f1 - w->f0,
+	      "%s: %lld xksm_stop_scan, between the %lld passes that ended inside the window "
+	      "and the %lld that full_scans saw around the tool's whole run", tool, stops,
+	      w->fend - w->fgo - 1, w->f1 - w->f0);
+}
 
 static void trace_cmd(void)
 {
-	size_t scans = 0, merges = 0, lines = 0;
-	struct utsname uts;
+	char *const argv[] = { TRACE_CMD, "record", "-e", "xksm", "-o", TC_DATA,
+			       self_exe, WINDOW_ARG, NULL };
+	long long scans = 0, merges = 0, lines = 0;
+	struct window w;
 	char line[512];
-	double until;
-	pid_t pid;
+	int ok, status;
 	FILE *f;
-	int k = 0, status;
 
 	if (access(TRACE_CMD, X_OK)) {
 		xt_note("no %s in this guest: the trace-cmd record/report check is skipped",
@@ -668,31 +812,17 @@ static void trace_cmd(void)
 	 * racing its own interrupt (the emulator, not xksm: the xksm events
 	 * above are toggled there too).  The target kernels run it.
 	 */
-	if (uname(&uts) == 0 && strstr(uts.release, "debug")) {
+	if (on_debug_kernel()) {
 		xt_note("debug kernel: the trace-cmd record/report check runs on the target kernels only");
 		return;
 	}
-	xt_knob_set("run", 1);
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
-	if (pid == 0) {
-		execl(TRACE_CMD, "trace-cmd", "record", "-e", "xksm", "-o", TC_DATA,
-		      "sleep", "3", (char *)NULL);
-		_exit(127);
-	}
-	/* Twin pages to merge while it records, a pair every 400 ms. */
-	for (until = xt_now() + 4; xt_now() < until && k < 10; k++) {
-		char *x, *y;
-
-		xt_msleep(400);
-		xt_map_twins(2, TC_SEED + k, &x, &y);
-	}
-	if (waitpid(pid, &status, 0) != pid)
-		fatal("wait for trace-cmd record");
-	if (!check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-		   "trace-cmd record -e xksm -o %s sleep 3 succeeds (status %#x)", TC_DATA, status))
+	unlink(TC_DATA);
+	ok = window_run(&w, argv, TC_SEED);
+	status = window_end(&w);
+	if (!check(ok && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "trace-cmd record -e xksm -o %s %s %s runs its command and succeeds "
+		   "(%s, status %#x)", TC_DATA, self_exe, WINDOW_ARG,
+		   ok ? "it ran" : "it did not run", status))
 		return;
 
 	f = popen(TRACE_CMD " report -i " TC_DATA " 2>/dev/null", "r");
@@ -704,14 +834,114 @@ static void trace_cmd(void)
 		merges += !!strstr(line, "xksm_merge_one_page:");
 	}
 	status = pclose(f);
-	check(status == 0 && scans > 0 && merges > 0,
-	      "trace-cmd report shows xksm events: %zu xksm_stop_scan, %zu xksm_merge_one_page "
-	      "(%zu lines, status %#x)", scans, merges, lines, status);
+	check(status == 0 && lines > 0, "trace-cmd report -i %s succeeds: %lld lines (status %#x)",
+	      TC_DATA, lines, status);
+	window_check("trace-cmd report", &w, merges, scans);
 	unlink(TC_DATA);
 }
 
-int main(void)
+/* "perf list 'xksm:*'" lists each event as a tracepoint. */
+static void perf_list(void)
 {
+	int seen[NEVENTS] = { 0 };
+	size_t i, listed = 0, lines = 0;
+	char line[512];
+	FILE *f;
+	int status;
+
+	f = popen(PERF " list 'xksm:*' 2>&1", "r");
+	if (!f)
+		fatal("popen perf list");
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + strspn(line, " \t"), *end = p + strcspn(p, " \t\n");
+
+		lines++;
+		if (strncmp(p, "xksm:", 5) || !strstr(end, "Tracepoint event"))
+			continue;
+		*end = 0;
+		for (i = 0; i < NEVENTS; i++)
+			if (!strcmp(p + 5, events[i].name))
+				seen[i] = 1;
+	}
+	status = pclose(f);
+	for (i = 0; i < NEVENTS; i++) {
+		listed += seen[i];
+		if (!seen[i])
+			xt_note("perf list does not show xksm:%s", events[i].name);
+	}
+	check(status == 0 && listed == NEVENTS,
+	      "perf list 'xksm:*' shows the %zu xksm events as [Tracepoint event] (%zu of "
+	      "them, %zu lines, status %#x)", NEVENTS, listed, lines, status);
+}
+
+static void perf_stat(void)
+{
+	char *const argv[] = { PERF, "stat", "-e", "xksm:xksm_merge_one_page",
+			       "-e", "xksm:xksm_stop_scan", "-a", "-x,", "-o", PERF_OUT,
+			       "--", self_exe, WINDOW_ARG, NULL };
+	long long merges = -1, stops = -1;
+	struct window w;
+	size_t lines = 0;
+	char line[512];
+	int ok, status;
+	FILE *f;
+
+	unlink(PERF_OUT);
+	ok = window_run(&w, argv, PERF_SEED);
+	status = window_end(&w);
+	if (!check(ok && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		   "perf stat -e xksm:xksm_merge_one_page -e xksm:xksm_stop_scan -a -x, -o %s "
+		   "-- %s %s runs its command and succeeds (%s, status %#x)", PERF_OUT, self_exe,
+		   WINDOW_ARG, ok ? "it ran" : "it did not run", status))
+		return;
+
+	/* CSV: count,unit,event,run time,percentage,... */
+	f = fopen(PERF_OUT, "r");
+	if (!f)
+		fatal("open " PERF_OUT);
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *count, *event;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		lines++;
+		xt_note("perf stat: %.*s", (int)strcspn(line, "\n"), line);
+		count = strsep(&p, ",");
+		strsep(&p, ",");			/* the unit: empty */
+		event = strsep(&p, ",");
+		if (!event || !isdigit((unsigned char)count[0]))
+			continue;
+		if (!strcmp(event, "xksm:xksm_merge_one_page"))
+			merges = atoll(count);
+		else if (!strcmp(event, "xksm:xksm_stop_scan"))
+			stops = atoll(count);
+	}
+	fclose(f);
+	unlink(PERF_OUT);
+	check(merges >= 0 && stops >= 0, "perf stat counts both events (%zu csv lines)", lines);
+	window_check("perf stat", &w, merges, stops);
+}
+
+static void perf_check(void)
+{
+	if (access(PERF, X_OK)) {
+		xt_note("no %s in this guest: the perf checks are skipped", PERF);
+		return;
+	}
+	if (on_debug_kernel()) {
+		xt_note("debug kernel: the perf checks run on the target kernels only");
+		return;
+	}
+	perf_list();
+	perf_stat();
+}
+
+int main(int argc, char **argv)
+{
+	ssize_t len;
+
+	if (argc == 2 && !strcmp(argv[1], WINDOW_ARG))
+		return window_cmd();
 	if (xt_backend_ksm())
 		skip("xksm only: the kernel's KSM has its own ksm:* events");
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
@@ -719,6 +949,10 @@ int main(void)
 	xt_knob_set_saved("pages_to_scan", 5000);
 	/* Not 0: a pass a millisecond would flood the buffer with scan events. */
 	xt_knob_set_saved("sleep_millisecs", 20);
+	len = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
+	if (len <= 0)
+		fatal("readlink /proc/self/exe");
+	self_exe[len] = 0;
 	setup_tracefs();
 
 	a = xt_map(N);
@@ -729,6 +963,7 @@ int main(void)
 	step_defer();
 	step_remove();
 	trace_cmd();
+	perf_check();
 
 	xt_knob_set("run", 2);
 	trace_off();
