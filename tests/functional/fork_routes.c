@@ -14,7 +14,8 @@
  * flag: its own pages are unmerged), (3) P munmaps it.  Mainline KSM (and
  * xksm before deferred reaping) frees P's rmap_items then, and C's pages
  * can no longer be migrated or swapped out.  So, for C's pages, right away
- * ("at once") and again after 5 full scans:
+ * ("at once") and again after 15 full scans (and at least 3 s after P
+ * went, so that xksmd's reaper, which runs at most once a second, has run):
  *
  *  - move_pages(MPOL_MF_MOVE_ALL) on C moves all 2N pages to the other
  *    node: every status is the target node, the PFNs in C's pagemap are on
@@ -31,8 +32,14 @@
  * migration after the scans expects only the pairs never swapped out to
  * share a PFN.  Where the module has /sys/kernel/mm/xksm/deferred_rmap_items
  * (rmap_items kept on the reap list), it must be above 0 after the scans,
- * while C still maps the pages.  Then C exits: deferred_rmap_items drops to
- * 0 and pages_shared/pages_sharing return to their values before.
+ * while C still maps the pages.  And after the scans C still has no
+ * rmap_item of its own (XKSM_IOC_STATS in C; C also unregisters T's range,
+ * which it inherits through P, so that it has nothing registered): xksmd
+ * walks C's kept range for KSM pages and would give one a route of C's
+ * own if none led there, so this shows the routes the checks use are P's
+ * deferred ones.  Then C
+ * exits: deferred_rmap_items drops to 0 and pages_shared/pages_sharing
+ * return to their values before.
  *
  * A first, control round lets P stay: the same at-once checks pass through
  * P's rmap_items, which shows the checks themselves work here.  The test
@@ -52,7 +59,8 @@
 #define SEED		0x6b10
 #define KEEP_SEED	0x6b11		/* T's range: distinct pages, never merged */
 #define KEEP_PAGES	16
-#define SCANS		5		/* "after many full scans" */
+#define SCANS		15		/* "after many full scans" */
+#define REAP_S		3		/* and for at least this long (seconds) */
 #define SWAP_TRIES	16
 #define MOVE_TRIES	20
 #define STATUS_UNSET	(-99999)
@@ -74,6 +82,7 @@ static const char *const how_name[] = {
 struct shared {
 	pid_t c_pid;
 	int c_unregister_err;
+	int c_unregister_keep_err;
 	int c_stats_err;
 	unsigned long long c_rmap_items;
 	unsigned long long c_merging_pages;
@@ -82,6 +91,7 @@ struct shared {
 
 static struct shared *sh;
 static char *mem;		/* P's range (T's own stays untouched) */
+static char *keep;		/* T's registered range, inherited by P and C */
 static int c_cmd[2], c_ans[2];	/* T -> C and C -> T, made before P */
 static const char *scenario;	/* how_name[] of the round running */
 
@@ -184,6 +194,8 @@ static void __attribute__((noreturn)) c_main(void)
 	close(c_ans[0]);
 	/* First thing: keep the merged pages, but never be scanned. */
 	sh->c_unregister_err = xt_unregister(mem, LEN, XKSM_KEEP_MERGED) ? errno : 0;
+	/* T's range too, inherited: then any rmap_item of C's is an adopted route. */
+	sh->c_unregister_keep_err = xt_unregister(keep, KEEP_PAGES * XT_PAGE, 0) ? errno : 0;
 	b = c_fn('s');
 	if (write(c_ans[1], &b, 1) != 1)
 		_exit(1);
@@ -354,6 +366,7 @@ static void run(enum how how)
 	int tries, status, err, ok, p_alive = 1;
 	unsigned char b;
 	char when[32];
+	double p_gone;
 
 	scenario = how_name[how];
 	xt_note("----- %s -----", scenario);
@@ -389,6 +402,9 @@ static void run(enum how how)
 	check(sh->c_unregister_err == 0,
 	      "%s: C unregisters the range with XKSM_KEEP_MERGED at once (%s)", scenario,
 	      strerror(sh->c_unregister_err));
+	check(sh->c_unregister_keep_err == 0,
+	      "%s: and unregisters T's range, which it inherited (%s)", scenario,
+	      strerror(sh->c_unregister_keep_err));
 	check(sh->c_stats_err == 0 && sh->c_rmap_items == 0,
 	      "%s: C has no rmap_item of its own (%llu; merging_pages %llu)", scenario,
 	      sh->c_rmap_items, sh->c_merging_pages);
@@ -418,18 +434,27 @@ static void run(enum how how)
 		break;
 	}
 
+	p_gone = xt_now();
 	migrate_check(&c, "at once", 0);
 	swap_check(&c, "at once", 0, CG_A);
 	if (xt_knob_exists(DEFERRED))
 		xt_note("%s, at once: %s = %lld", scenario, DEFERRED, xt_knob(DEFERRED));
 
 	if (how != STAYS) {
+		/* Enough passes for the reaper (once a second at most) to run. */
 		xt_wait_full_scans(SCANS);
-		snprintf(when, sizeof(when), "after %d full scans", SCANS);
+		while (xt_now() - p_gone < REAP_S)
+			xt_wait_full_scans(1);
+		snprintf(when, sizeof(when), "after %d+ full scans", SCANS);
 		if (xt_knob_exists(DEFERRED))
 			check(xt_knob(DEFERRED) > 0,
 			      "%s, %s: %s > 0 while C maps the pages (%lld)", scenario, when,
 			      DEFERRED, xt_knob(DEFERRED));
+		/* The routes are P's deferred ones, not rmap_items xksmd made for C. */
+		xt_child_cmd(&c, 's');
+		check(sh->c_stats_err == 0 && sh->c_rmap_items == 0,
+		      "%s, %s: C still has no rmap_item of its own (%llu; stats %s)", scenario,
+		      when, sh->c_rmap_items, strerror(sh->c_stats_err));
 		/* Pairs 0..HALF-1 went through swap: C's twins got copies. */
 		migrate_check(&c, when, HALF);
 		swap_check(&c, when, 1, CG_B);
@@ -460,8 +485,6 @@ static void run(enum how how)
 
 int main(void)
 {
-	char *keep;
-
 	if (xt_backend_ksm())
 		skip("xksm only: the kernel's KSM has no XKSM_KEEP_MERGED");
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
