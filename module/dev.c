@@ -145,7 +145,7 @@ static void xksm_target_identity(struct xksm_target *t, __u64 domain,
 
 /*
  * Validate a range as madvise does: page-aligned start, length rounded up
- * to pages, inside the user address space.  Sets [*startp, *endp).
+ * to pages, no wrap around.  Sets [*startp, *endp).
  */
 static int xksm_check_range(const struct xksm_range *range, __u64 flags_ok,
 			    unsigned long *startp, unsigned long *endp)
@@ -156,11 +156,18 @@ static int xksm_check_range(const struct xksm_range *range, __u64 flags_ok,
 	if (range->flags & ~flags_ok ||
 	    !xksm_reserved_zero(range->reserved, ARRAY_SIZE(range->reserved)))
 		return -EINVAL;
-	if (range->start != start || range->len > TASK_SIZE ||
+	/*
+	 * The checks of do_madvise(), in its order: an unaligned start, a
+	 * length that rounds up past the top, an end that wraps around are
+	 * EINVAL.  A range beyond the user address space is not: nothing is
+	 * mapped there, so it is ENOMEM, found while walking the vmas (and
+	 * an empty one is a no-op, 0), as madvise() answers.
+	 */
+	if (range->start != start || range->len != (unsigned long)range->len ||
 	    !PAGE_ALIGNED(start))
 		return -EINVAL;
-	len = PAGE_ALIGN(range->len);
-	if (start > TASK_SIZE || len > TASK_SIZE - start)
+	len = PAGE_ALIGN((unsigned long)range->len);
+	if ((range->len && !len) || start + len < start)
 		return -EINVAL;
 	err = xksm_check_target_fields(range->flags, range->domain, range->pidfd);
 	if (err)

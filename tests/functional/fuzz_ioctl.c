@@ -248,10 +248,10 @@ static const char *const cat_name[NR_CAT] = {
 	[C_GET_MA]	 = "XKSM_IOC_GET_MERGE_ANY with random fields",
 	[C_STATS]	 = "XKSM_IOC_STATS with random fields",
 	[C_STAT_FD]	 = "XKSM_IOC_STAT_FD with random fields",
-	[C_RANGE_EINVAL] = "(UN)MERGEABLE with unaligned/overflowing/beyond-TASK_SIZE ranges, "
+	[C_RANGE_EINVAL] = "(UN)MERGEABLE with unaligned or overflowing ranges, "
 			   "bad flags, domain or pidfd fields, or reserved words get EINVAL",
 	[C_RANGE_ENOMEM] = "(UN)MERGEABLE on partly or wholly unmapped ranges "
-			   "(huge ones too) get ENOMEM",
+			   "(huge ones, and beyond TASK_SIZE, too) get ENOMEM",
 	[C_RANGE_OK]	 = "(UN)MERGEABLE on mapped or empty ranges succeed",
 	[C_PIDFD]	 = "well-formed calls with XKSM_PIDFD and a descriptor that is not a "
 			   "pidfd (EBADF) or names a reaped process (ESRCH)",
@@ -488,8 +488,9 @@ static int range_rule(__u64 start, __u64 len, __u64 *end)
 	if (len > ~0ULL - (XT_PAGE - 1))	/* rounding up overflows */
 		return EINVAL;
 	alen = (len + XT_PAGE - 1) & ~(__u64)(XT_PAGE - 1);
-	if (start + alen < start || start + alen > task_size)
+	if (start + alen < start)		/* wraps around */
 		return EINVAL;
+	/* Beyond TASK_SIZE is not EINVAL: nothing is mapped there (ENOMEM). */
 	*end = start + alen;
 	return -1;
 }
@@ -505,7 +506,8 @@ static int classify(__u64 s, __u64 e, long *as, long *ae)
 	int hole = 0;
 
 	*as = *ae = 0;
-	if (e <= low_end || (s >= top_start && e <= task_size))
+	/* Nothing is mapped below low_end, nor from top_start on. */
+	if (e <= low_end || s >= top_start)
 		return 1;
 	if (s < win || e > win + WIN_SIZE)
 		return -1;

@@ -17,15 +17,23 @@
  *    range, ENOMEM for a hole (the mapped part is still done); MADV_UNMERGEABLE
  *    on memory never registered succeeds; a 1 GiB reservation registers and
  *    unregisters at once (QEMU's use);
+ *  - the same errno as the kernel's own madvise() (glibc's, called past the
+ *    shim in a forked child) for a zero length at a high address (0), a range
+ *    that runs past the end of user space (ENOMEM, the mapped part done), a
+ *    range wholly above it (ENOMEM) and a hole (ENOMEM);
  *  - MADV_UNMERGEABLE copies every page back (new PFNs, data intact);
  *  - other advice (MADV_DONTNEED) and other prctl options (PR_SET_NAME) go
  *    to the kernel unchanged; syscall(SYS_madvise) is redirected too;
  *  - prctl(PR_SET/GET_MEMORY_MERGE) with the kernel's argument checks;
  *    merge-any survives fork and exec; a registered range survives fork;
+ *  - xksm-run -m: the program it runs has merge-any on from the start
+ *    (PR_GET_MEMORY_MERGE, XKSM_IOC_GET_MERGE_ANY, "ksm_merge_any: yes" in
+ *    /proc/self/ksm_stat), and its twin pages merge without any madvise();
  *  - xksm-run --domain ID: under merge_scope "id" the program's madvise and
  *    prctl registrations put its memory in domain ID (XKSM_IOC_STATS); an
  *    unprivileged program run so gets EPERM from madvise.
  */
+#include <dlfcn.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
@@ -120,6 +128,101 @@ static void check_stat_refresh(int fd, int fd2)
 	      "a new pread() at 0 shows ksm_merging_pages 0 after unmerging (%s)", buf);
 	check(!pread_all(fd2, buf, sizeof(buf)) && atoll(buf) == 0,
 	      "ksm_merging_pages reads 0");
+}
+
+/*
+ * The errno (0 on success) of the kernel's own madvise(): glibc's, looked up
+ * in libc itself past the shim, called in a forked child so that what the
+ * kernel's KSM marks stays there.  -1 if it cannot be found.
+ */
+static int real_madvise_errno(void *addr, size_t len, int advice)
+{
+	int (*real)(void *, size_t, int);
+	void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+	int status;
+	pid_t pid;
+
+	real = libc ? (int (*)(void *, size_t, int))dlsym(libc, "madvise") : NULL;
+	if (!real || real == madvise)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid == 0)
+		_exit(real(addr, len, advice) ? errno : 0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* madvise() through the shim gets what the kernel's gets: @want. */
+static void check_like_kernel(void *addr, size_t len, int advice, int want, const char *what)
+{
+	int real = real_madvise_errno(addr, len, advice);
+	int shim = madvise(addr, len, advice) ? errno : 0;
+
+	check(shim == real && real == want,
+	      "%s at %p len %#zx: %s through the shim, %s from the kernel, as madvise (%s)",
+	      advice == MADV_MERGEABLE ? "MADV_MERGEABLE" : "MADV_UNMERGEABLE", addr, len,
+	      shim ? strerrorname_np(shim) : "0", real < 0 ? "?" : real ? strerrorname_np(real) : "0",
+	      what);
+}
+
+/*
+ * Where user space ends: 1 << 47 less a page, or 1 << 56 with 5-level
+ * paging (a hint above 47 bits is honoured only then).
+ */
+static uintptr_t task_size(void)
+{
+	void *p = mmap((void *)(1UL << 50), XT_PAGE, PROT_READ,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int la57 = p != MAP_FAILED && (uintptr_t)p >= (1UL << 47);
+
+	if (p != MAP_FAILED)
+		munmap(p, XT_PAGE);
+	return la57 ? (1UL << 56) - XT_PAGE : (1UL << 47) - XT_PAGE;
+}
+
+/* The edges of the address space, compared with the kernel's madvise(). */
+static void check_errors_like_kernel(void)
+{
+	uintptr_t top = task_size();
+	char *p = xt_map(3), *q;
+	int adv, i;
+
+	if (munmap(p + XT_PAGE, XT_PAGE))
+		fatal("munmap");
+	for (i = 0; i < 2; i++) {
+		adv = i ? MADV_UNMERGEABLE : MADV_MERGEABLE;
+		check_like_kernel((void *)(1UL << 63), 0, adv, 0, "zero length, far above user space");
+		check_like_kernel((void *)top, 0, adv, 0, "zero length at the end of user space");
+		check_like_kernel((void *)top, 2 * XT_PAGE, adv, ENOMEM,
+				  "from the end of user space on");
+		check_like_kernel((void *)(1UL << 63), XT_PAGE, adv, ENOMEM,
+				  "far above user space");
+		check_like_kernel(p, 3 * XT_PAGE, adv, ENOMEM, "over a hole");
+	}
+	check(xt_stats_or_die().registered_bytes == 0, "nothing stays registered");
+	munmap(p, 3 * XT_PAGE);
+
+	/* Mapped up to the end of user space: the part below is done. */
+	q = mmap((void *)(top - 2 * XT_PAGE), 2 * XT_PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (q != (void *)(top - 2 * XT_PAGE)) {
+		xt_note("cannot map the last two pages of user space (%s): skipped",
+			q == MAP_FAILED ? strerror(errno) : "elsewhere");
+		if (q != MAP_FAILED)
+			munmap(q, 2 * XT_PAGE);
+		return;
+	}
+	check_like_kernel(q, 4 * XT_PAGE, MADV_MERGEABLE, ENOMEM,
+			  "the last two pages of user space and two beyond");
+	check(xt_stats_or_die().registered_bytes == 2 * XT_PAGE,
+	      "the two mapped pages are registered (%llu bytes)",
+	      (unsigned long long)xt_stats_or_die().registered_bytes);
+	check_like_kernel(q, 4 * XT_PAGE, MADV_UNMERGEABLE, ENOMEM, "and unregistering them");
+	check(xt_stats_or_die().registered_bytes == 0, "they are unregistered");
+	munmap(q, 2 * XT_PAGE);
 }
 
 static void check_errors(void)
@@ -295,6 +398,65 @@ static void check_merge(void)
 }
 
 /*
+ * Under xksm-run -m: merge-any is on before main() runs, and twin pages
+ * merge with no madvise().  Exit 0 if so.
+ */
+static int merge_any_child(void)
+{
+	char buf[1024] = "", *a, *b;
+	int fd, ret = prctl(PR_GET_MEMORY_MERGE, 0, 0, 0, 0);
+	long long ma = xt_get_merge_any();
+	size_t same;
+
+	fd = open("/proc/self/ksm_stat", O_RDONLY);
+	if (fd < 0 || pread_all(fd, buf, sizeof(buf)))
+		buf[0] = 0;
+	if (fd >= 0)
+		close(fd);
+	printf("merge-any child: PR_GET_MEMORY_MERGE %d, xksm merge-any %lld, ksm_stat: %s\n",
+	       ret, ma, buf);
+	if (ret != 1 || ma != 1 || !strstr(buf, "ksm_merge_any: yes"))
+		return 1;
+	a = xt_map(N);
+	b = xt_map(N);
+	xt_fill(a, N, SEED);
+	xt_fill(b, N, SEED);
+	xt_wait_full_scans(2);
+	same = xt_count_same_pfn(0, a, 0, b, N);
+	if (same != N) {
+		xt_wait_full_scans(2);
+		same = xt_count_same_pfn(0, a, 0, b, N);
+	}
+	printf("merge-any child: %zu of %d twin pages share a PFN\n", same, N);
+	return same == N ? 0 : 2;
+}
+
+static void check_run_merge_any(void)
+{
+	int status;
+	pid_t pid;
+
+	xt_start_fast();
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	if (pid == 0) {
+		/* Not inherited: only -m may turn it on. */
+		unsetenv("XKSM_MERGE_ANY");
+		execl(XKSM_RUN, XKSM_RUN, "-m", SELF, "merge-any-child", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) != pid)
+		fatal("waitpid");
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "xksm-run -m: merge-any is on in the program from the start, and its twin "
+	      "pages merge without madvise() (exit %d)",
+	      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	check(xt_get_merge_any() == 0, "merge-any stays off in the caller");
+}
+
+/*
  * Under xksm-run --domain: register through madvise(), then through
  * prctl(), as an unmodified program would; exit 0 if XKSM_IOC_STATS puts
  * the memory in domain @want both times, 1 if not, 2 if madvise() failed
@@ -388,6 +550,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "exec-child"))
 		return exec_child();
+	if (argc > 1 && !strcmp(argv[1], "merge-any-child"))
+		return merge_any_child();
 	if (argc > 2 && !strcmp(argv[1], "domain-child"))
 		return domain_child(atoll(argv[2]));
 	xt_require(XKSM_FEATURE_STAT_FD, "STAT_FD");
@@ -401,10 +565,12 @@ int main(int argc, char **argv)
 	xt_unmerge_all();
 
 	check_errors();
+	check_errors_like_kernel();
 	check_large_region();
 	check_passthrough();
 	check_merge();
 	check_merge_any();
+	check_run_merge_any();
 	check_domain();
 	return done();
 }

@@ -135,9 +135,16 @@ int main(void)
 	check_errno(xt_register(h, 3 * XT_PAGE), ENOMEM, "registering a range with a hole");
 	check_errno(xt_unregister(h, 3 * XT_PAGE, 0), ENOMEM, "unregistering a range with a hole");
 	if (!xt_backend_ksm()) {
-		/* Above any user address space, 4- or 5-level paging. */
+		/*
+		 * Above any user address space, 4- or 5-level paging: as
+		 * madvise(), ENOMEM (nothing is mapped there), and a zero
+		 * length there is a no-op.
+		 */
 		ret = raw(XKSM_IOC_MERGEABLE, 1ULL << 63, XT_PAGE, 0, -1);
-		check_errno(ret, EINVAL, "registering beyond the user address space");
+		check_errno(ret, ENOMEM, "registering beyond the user address space");
+		ret = raw(XKSM_IOC_MERGEABLE, 1ULL << 63, 0, 0, -1);
+		check(ret == 0, "a zero length beyond the user address space succeeds (%s)",
+		      ret ? strerror(errno) : "ok");
 		/*
 		 * MERGEABLE takes XKSM_SET_DOMAIN and XKSM_PIDFD, UNMERGEABLE
 		 * XKSM_KEEP_MERGED and XKSM_PIDFD: every other bit is EINVAL.

@@ -173,14 +173,18 @@ struct xksm_range {
  * private page before the call returns.
  *
  * Errors (besides those of every command, and of XKSM_PIDFD):
- *  EINVAL	@start not page aligned, @start + @len overflows or lies
- *		beyond the user address space, an unknown flag or a
+ *  EINVAL	@start not page aligned, @len rounded up to pages or
+ *		@start + @len overflows (wraps around), an unknown flag or a
  *		non-zero reserved field; @domain above 0xffffffff, or not
  *		zero without XKSM_SET_DOMAIN; @pidfd not zero without
- *		XKSM_PIDFD
+ *		XKSM_PIDFD.  As for madvise(), a range beyond the user
+ *		address space is not EINVAL but ENOMEM (nothing is mapped
+ *		there), and a zero @len succeeds (once the checks above
+ *		pass) whatever @start
  *  EPERM	XKSM_SET_DOMAIN with a @domain other than 0, and the caller
  *		lacks CAP_SYS_ADMIN
- *  ENOMEM	part of the range is not mapped (the mapped parts are still
+ *  ENOMEM	part of the range is not mapped, or lies beyond the user
+ *		address space (the mapped parts are still
  *		done, as madvise does; if nothing is mapped there, nothing
  *		changes, the domain included), or memory ran out (registering, or
  *		copying a merged page back when unmerging: the pages not yet
