@@ -18,6 +18,8 @@
 ST=/selftests
 RUN=/tools/xksm-run
 KSM=/sys/kernel/mm/ksm
+# The guest's devtmpfs has no /dev/stderr: each case's output goes here.
+ERR=/proc/self/fd/2
 rc=0
 
 for f in "$ST/ksm_tests" "$ST/ksm_functional_tests" "$RUN"; do
@@ -102,9 +104,10 @@ echo "selftest | case                               | ksm      | xksm     |"
 # waits for one full scan after writing, but the scan in progress may
 # already have passed its pages; -N registers its second page while a scan
 # is in progress, which does not visit it, and then waits for only two.
-# xksm's side is retried, so that such a race cannot fail the run, and
-# the count is printed; the kernel's side runs once, for the table (its
-# failure rates are measured in docs/selftests.md).
+# Only those (racy(), with the evidence in docs/selftests.md) are retried
+# on xksm's side, so that such a race cannot fail the run, and the count
+# is printed; every other case runs once on each side, and the kernel's
+# side runs each case once, for the table.
 attempts()
 {
 	s=$1 tries=$2
@@ -122,12 +125,26 @@ attempts()
 	if [ $n -gt 1 ]; then echo "$v/$n"; else echo "$v"; fi
 }
 
+# racy ARGS: whether the ksm_tests case ARGS is one that fails on the
+# kernel's KSM too, from the upstream test's race (docs/selftests.md): -N
+# -m 1, and -U (with madvise or, -t 1, prctl: the same check after the
+# same merge).
+racy()
+{
+	case "$*" in
+	"-N -m 1"|"-U"|"-U -t 1") return 0 ;;
+	esac
+	return 1
+}
+
 for args in "-M -p 10" "-M -p 10 -t 1" "-U" "-U -t 1" \
 	    "-Z -p 10 -z 0" "-Z -p 10 -z 1" "-N -m 1" "-N -m 0" \
 	    "-P -s $size" "-P -s $size -t 1" "-H -s $size" "-D -s $size" "-C"; do
 	stock=not-run
-	[ "$sides" = xksm ] || stock=$(attempts ksm 1 $args | tee /dev/stderr | tail -n 1)
-	ours=$(attempts xksm 8 $args | tee /dev/stderr | tail -n 1)
+	[ "$sides" = xksm ] || stock=$(attempts ksm 1 $args | tee $ERR | tail -n 1)
+	tries=1
+	racy $args && tries=8
+	ours=$(attempts xksm $tries $args | tee $ERR | tail -n 1)
 	row "ksm_tests $args" "$stock" "$ours"
 done
 

@@ -10,8 +10,11 @@
 # the parsers and the JSON escaping.  Then what acts on another process
 # through a pidfd (xksmctl proc and merge-any, xksm-run --pid: their
 # figures against debugfs, their errors), and the merge domains' knobs
-# (merge_scope, zero_pages_across_domains) and DOMAIN column.  Restores
-# every knob it changes.
+# (merge_scope, zero_pages_across_domains) and DOMAIN column.  Then chains
+# on a live stable tree: with max_page_sharing=2, a process with 8 pages of
+# one content makes xksmd build a stable node chain, and chains --json must
+# show as many chains and dups as sysfs, one of them holding all 8 mappings
+# (pages_shared + pages_sharing).  Restores every knob it changes.
 
 fail=0
 ok()     { echo "ok - $*"; }
@@ -40,14 +43,19 @@ saved_pts=$(cat $S/pages_to_scan)
 saved_sleep=$(cat $S/sleep_millisecs)
 saved_scope=$(sed 's/.*\[\(.*\)\].*/\1/' $S/merge_scope 2>/dev/null)
 saved_zpad=$(cat $S/zero_pages_across_domains 2>/dev/null)
+saved_mps=$(cat $S/max_page_sharing)
 holder=
 sleeper=
 zparent=
+samer=
 cleanup() {
 	echo 2 > $S/run
 	[ -n "$holder" ] && kill -KILL $holder 2>/dev/null && wait $holder 2>/dev/null
 	[ -n "$sleeper" ] && kill -KILL $sleeper 2>/dev/null && wait $sleeper 2>/dev/null
 	[ -n "$zparent" ] && kill -KILL $zparent 2>/dev/null && wait $zparent 2>/dev/null
+	[ -n "$samer" ] && kill -KILL $samer 2>/dev/null && wait $samer 2>/dev/null
+	# max_page_sharing too: only once nothing is merged (run=2 above).
+	echo "$saved_mps" > $S/max_page_sharing
 	# merge_scope and zero_pages_across_domains: only once nothing is merged.
 	[ -n "$saved_scope" ] && echo "$saved_scope" > $S/merge_scope
 	[ -n "$saved_zpad" ] && echo "$saved_zpad" > $S/zero_pages_across_domains
@@ -367,6 +375,62 @@ $X merge-any $sleeper off
 $X set merge_scope=all; rc=$?
 expect "[ $rc = 0 ] && [ \"\$($X get merge_scope)\" = merge_scope=all ]" "set merge_scope=all restores the default"
 [ -n "$saved_scope" ] && $X set merge_scope=$saved_scope
+$X set run=0
+
+# --- chains of a live stable tree ---------------------------------------------
+# Only the process made for it has merged pages: the holder goes, run=2
+# unmerges the rest.  max_page_sharing changes only when nothing is merged.
+kill -KILL $holder 2>/dev/null && wait $holder 2>/dev/null
+holder=
+$X set run=2
+$X set max_page_sharing=2; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/max_page_sharing) = 2 ]" \
+	"set max_page_sharing=2 after run=2 (was $saved_mps)"
+/tests/helper_same_pages 8 > $T/same.out 2>&1 &
+samer=$!
+i=0
+while ! grep -q '^ready 8' $T/same.out; do
+	sleep 0.2
+	i=$((i + 1))
+	if [ $i -gt 600 ] || ! kill -0 $samer 2>/dev/null; then
+		cat $T/same.out
+		not_ok "a process registered 8 pages of one content"
+		exit 1
+	fi
+done
+$X set pages_to_scan=5000 sleep_millisecs=0 run=1
+# Wait for all 8 mappings merged (4 dups of 2) with a chain, then stop
+# xksmd: run=0 keeps them merged and the counters still.
+i=0
+while [ $(cat $S/stable_node_chains) -lt 1 ] ||
+      [ $(($(cat $S/pages_shared) + $(cat $S/pages_sharing))) -lt 8 ]; do
+	sleep 0.2
+	i=$((i + 1))
+	[ $i -gt 600 ] && break
+done
+$X set run=0
+s_chains=$(cat $S/stable_node_chains)
+s_dups=$(cat $S/stable_node_dups)
+s_maps=$(($(cat $S/pages_shared) + $(cat $S/pages_sharing)))
+echo "sysfs: stable_node_chains $s_chains stable_node_dups $s_dups pages_shared + pages_sharing $s_maps"
+expect "[ $s_chains -ge 1 ] && [ $s_maps = 8 ]" \
+	"8 pages of one content under max_page_sharing=2 make a chain ($s_chains chains, $s_dups dups, $s_maps mappings)"
+$X chains --json > $T/live.json; rc=$?
+cat $T/live.json
+# The dups' sharing of each chain, added up: one line per chain.
+awk -F'"chain":"' '{ for (i = 2; i <= NF; i++) { s = 0; n = split($i, a, "\"sharing\":");
+	for (k = 2; k <= n; k++) s += a[k] + 0; print s } }' $T/live.json > $T/live.sums
+nchains=$(grep -o '"chain":"' $T/live.json | wc -l)
+dups=$(sed -n 's/.*"summary":{.*"dups":\([0-9]*\).*/\1/p' $T/live.json)
+expect "[ $rc = 0 ] && [ $nchains = $s_chains ] && [ '$dups' = $s_dups ]" \
+	"chains --json: as many chains ($nchains) and dups ($dups) as sysfs stable_node_chains and stable_node_dups"
+expect "grep -qx '$s_maps' $T/live.sums" \
+	"chains --json: a chain's dups' sharing adds up to pages_shared + pages_sharing, $s_maps (per chain: $(echo $(cat $T/live.sums)))"
+kill -KILL $samer 2>/dev/null && wait $samer 2>/dev/null
+samer=
+$X set run=2
+$X set max_page_sharing=$saved_mps; rc=$?
+expect "[ $rc = 0 ] && [ \$(cat $S/max_page_sharing) = $saved_mps ]" "max_page_sharing back to $saved_mps"
 $X set run=0
 
 # --- made-up files: parsers, escaping, errors --------------------------------
