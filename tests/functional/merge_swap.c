@@ -16,42 +16,12 @@
 
 #define N	128
 #define SEED	0x6b0b
-#define CG	"/sys/fs/cgroup/xksm_merge_swap"
-
-static int in_cg;
+#define CG	XT_CG_ROOT "/xksm_merge_swap"
 
 static void teardown(void)
 {
-	char buf[96];
-
 	xt_zram_swap_off();
-	if (in_cg) {
-		snprintf(buf, sizeof(buf), "%d", (int)getpid());
-		xt_write_file("/sys/fs/cgroup/cgroup.procs", buf);
-		rmdir(CG);
-		in_cg = 0;
-	}
-}
-
-/* This process in a memory cgroup of its own, so that its memory can be reclaimed. */
-static void own_cgroup(void)
-{
-	char buf[32];
-	int err;
-
-	if (access("/sys/fs/cgroup/cgroup.subtree_control", W_OK))
-		skip("no cgroup v2 at /sys/fs/cgroup");
-	xt_write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
-	if (mkdir(CG, 0755) && errno != EEXIST)
-		fatal("mkdir " CG);
-	if (access(CG "/memory.reclaim", W_OK))
-		skip("no memory.reclaim in the memory cgroup");
-	snprintf(buf, sizeof(buf), "%d", (int)getpid());
-	if ((err = xt_write_file(CG "/cgroup.procs", buf))) {
-		errno = err;
-		fatal("join " CG);
-	}
-	in_cg = 1;
+	xt_memcg_leave();
 }
 
 int main(void)
@@ -63,7 +33,7 @@ int main(void)
 	xt_require(XKSM_FEATURE_MERGE, "MERGE");
 	xt_unmerge_all();
 	atexit(teardown);
-	own_cgroup();		/* before the memory is touched: it is charged here */
+	xt_memcg_join(CG);		/* before the memory is touched: it is charged here */
 	xt_zram_swap_on();
 	xt_note("%s is swap space", xt_zdev);
 

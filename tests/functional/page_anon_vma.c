@@ -46,44 +46,14 @@
 #define SWAP_TRIES	16
 #define STATUS_UNSET	(-99999)
 #define KPF_KSM		21
-#define CG_ROOT		"/sys/fs/cgroup"
-#define CG		CG_ROOT "/xksm_page_anon_vma"
+#define CG		XT_CG_ROOT "/xksm_page_anon_vma"
 
 static char *mem;		/* P0's range, P's after the fork */
-static int in_cg;
 
 static void teardown(void)
 {
-	char buf[32];
-
 	xt_zram_swap_off();
-	if (in_cg) {
-		snprintf(buf, sizeof(buf), "%d", (int)getpid());
-		xt_write_file(CG_ROOT "/cgroup.procs", buf);
-		rmdir(CG);
-		in_cg = 0;
-	}
-}
-
-/* P0 in a memory cgroup of its own, so that its memory can be reclaimed. */
-static void own_cgroup(void)
-{
-	char buf[32];
-	int err;
-
-	if (access(CG_ROOT "/cgroup.subtree_control", W_OK))
-		skip("no cgroup v2 at " CG_ROOT);
-	xt_write_file(CG_ROOT "/cgroup.subtree_control", "+memory");
-	if (mkdir(CG, 0755) && errno != EEXIST)
-		fatal("mkdir " CG);
-	if (access(CG "/memory.reclaim", W_OK))
-		skip("no memory.reclaim in the memory cgroup");
-	snprintf(buf, sizeof(buf), "%d", (int)getpid());
-	if ((err = xt_write_file(CG "/cgroup.procs", buf))) {
-		errno = err;
-		fatal("join " CG);
-	}
-	in_cg = 1;
+	xt_memcg_leave();
 }
 
 /* How many of the 2N pages do not hold their pair's content (SEED, i). */
@@ -163,7 +133,7 @@ int main(void)
 		skip("move_pages(MPOL_MF_MOVE_ALL) and /proc/kpageflags need root");
 	xt_unmerge_all();
 	atexit(teardown);
-	own_cgroup();
+	xt_memcg_join(CG);	/* P0's memory, so that it can be reclaimed */
 	shared0 = xt_knob("pages_shared");
 	sharing0 = xt_knob("pages_sharing");
 

@@ -137,6 +137,7 @@ static inline int xksm_handshake(int fd, struct xksm_api *api)
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/swap.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1016,6 +1017,53 @@ static inline int xt_scope_set(const char *s)
 
 static char xt_zdev[64], xt_zsys[64];
 static int xt_zid = -1, xt_swap_on;
+
+#define XT_CG_ROOT	"/sys/fs/cgroup"
+
+/* The memory cgroup xt_memcg_join() put this process in, or NULL. */
+static const char *xt_memcg;
+
+/*
+ * This process in a memory cgroup of its own, @cg (a directory under
+ * XT_CG_ROOT), so that memory.reclaim there reclaims its memory; the test
+ * is skipped without cgroup v2 or memory.reclaim.  Join before the memory
+ * is touched: it is charged where it is first faulted.  xt_memcg_leave()
+ * undoes it (call it from an atexit handler too).
+ */
+static inline void xt_memcg_join(const char *cg)
+{
+	char path[128], buf[32];
+	int err;
+
+	if (access(XT_CG_ROOT "/cgroup.subtree_control", W_OK))
+		skip("no cgroup v2 at " XT_CG_ROOT);
+	xt_write_file(XT_CG_ROOT "/cgroup.subtree_control", "+memory");
+	if (mkdir(cg, 0755) && errno != EEXIST)
+		fatal("mkdir %s", cg);
+	snprintf(path, sizeof(path), "%s/memory.reclaim", cg);
+	if (access(path, W_OK))
+		skip("no memory.reclaim in the memory cgroup");
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg);
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	if ((err = xt_write_file(path, buf))) {
+		errno = err;
+		fatal("join %s", cg);
+	}
+	xt_memcg = cg;
+}
+
+/* Back to the root cgroup, and the one xt_memcg_join() made removed. */
+static inline void xt_memcg_leave(void)
+{
+	char buf[32];
+
+	if (!xt_memcg)
+		return;
+	snprintf(buf, sizeof(buf), "%d", (int)getpid());
+	xt_write_file(XT_CG_ROOT "/cgroup.procs", buf);
+	rmdir(xt_memcg);
+	xt_memcg = NULL;
+}
 
 /*
  * Swap on zram: a zram device of 256 MiB made swap space (mkswap done

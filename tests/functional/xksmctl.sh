@@ -35,6 +35,21 @@ mkdir -p $T
 # The number after "key": in a one-line JSON object (the last such key).
 jnum() { sed -n "s/.*\"$2\":\(-*[0-9][0-9.]*\).*/\1/p" "$1"; }
 # A counter of one mm_slots line: mm_field <pid> <key>.
+# wait_line FILE PATTERN PID WHAT: wait up to 120 s for a helper (PID) to
+# print a line matching PATTERN in FILE; if it dies or never does, WHAT
+# failed and the test ends.
+wait_line() {
+	local i=0
+	while ! grep -q "$2" "$1"; do
+		sleep 0.2
+		i=$((i + 1))
+		if [ $i -gt 600 ] || ! kill -0 "$3" 2>/dev/null; then
+			cat "$1"
+			not_ok "$4"
+			exit 1
+		fi
+	done
+}
 mm_field() { grep "^mm_slot [^ ]* pid $1 " $D/mm_slots | sed -n "s/.* $2 \([0-9]*\).*/\1/p"; }
 
 # The knobs this test (and the holder's xt_start_fast) changes.
@@ -84,16 +99,7 @@ expect "[ $rc = 2 ] && grep -q 'Usage: xksmctl status' $T/err" \
 # --- a process with merged pages, xksmd stopped ---------------------------------
 /tests/helper_merge_holder > $T/holder.out 2>&1 &
 holder=$!
-i=0
-while ! grep -q '^merged' $T/holder.out; do
-	sleep 1
-	i=$((i + 1))
-	if [ $i -gt 120 ] || ! kill -0 $holder 2>/dev/null; then
-		cat $T/holder.out
-		not_ok "the holder process merged its pages"
-		exit 1
-	fi
-done
+wait_line $T/holder.out '^merged' $holder "the holder process merged its pages"
 ok "a process has merged pages: $(grep '^merged' $T/holder.out)"
 
 $X set run=0; rc=$?
@@ -388,16 +394,7 @@ expect "[ $rc = 0 ] && [ \$(cat $S/max_page_sharing) = 2 ]" \
 	"set max_page_sharing=2 after run=2 (was $saved_mps)"
 /tests/helper_same_pages 8 > $T/same.out 2>&1 &
 samer=$!
-i=0
-while ! grep -q '^ready 8' $T/same.out; do
-	sleep 0.2
-	i=$((i + 1))
-	if [ $i -gt 600 ] || ! kill -0 $samer 2>/dev/null; then
-		cat $T/same.out
-		not_ok "a process registered 8 pages of one content"
-		exit 1
-	fi
-done
+wait_line $T/same.out '^ready 8' $samer "a process registered 8 pages of one content"
 $X set pages_to_scan=5000 sleep_millisecs=0 run=1
 # Wait for all 8 mappings merged (4 dups of 2) with a chain, then stop
 # xksmd: run=0 keeps them merged and the counters still.
