@@ -18,6 +18,8 @@
 #   make bench SMOKE=1        the same, tiny: about a minute
 #   make bench PROFILE=1      also where xksmd's time goes (build/bench-profile/)
 #   make bench PROFILE_SECONDS=4   the same, only the first 4 s of each run
+#   make bench PERF=4         perf samples of both scanners' first 4 s
+#   make bench PERF=4 PERF_SYMS="memcmp"   and who calls memcmp
 #   make bench ONLY="mix"     just those workloads
 #   make dkms-install         build and install through DKMS (KVER= or running)
 #   make dkms-remove          remove it from DKMS
@@ -115,7 +117,7 @@ demo:
 	@scripts/demo
 
 bench:
-	@scripts/bench $(if $(SMOKE),--smoke) $(if $(PROFILE),--profile) $(if $(PROFILE_SECONDS),--profile-seconds $(PROFILE_SECONDS)) $(if $(ONLY),--only "$(ONLY)") $(if $(filter command line,$(origin KVER)),$(KVER))
+	@scripts/bench $(if $(SMOKE),--smoke) $(if $(PROFILE),--profile) $(if $(PROFILE_SECONDS),--profile-seconds $(PROFILE_SECONDS)) $(if $(PERF),--perf $(PERF)) $(if $(PERF_SYMS),--perf-syms "$(PERF_SYMS)") $(if $(ONLY),--only "$(ONLY)") $(if $(filter command line,$(origin KVER)),$(KVER))
 
 dkms-check:
 	scripts/dkms check
