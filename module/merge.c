@@ -2,12 +2,14 @@
 /*
  * merge.c - merging pages into KSM pages, and copying them back.
  *
- * To merge a page with a KSM page (or two pages into a new one), xksm
- * write-protects the page's pte (write_protect_page()), checks that nothing
- * but its ptes holds a reference (no O_DIRECT or other pin in flight),
- * compares the contents with the pte read-only, and replaces the pte with
- * one mapping the KSM page (replace_page()).  The first page of a new KSM
- * page is merged "with itself": it becomes PageKsm in place.
+ * To merge a page with a KSM page (or the zero page), xksm clears the
+ * page's pte and flushes it, checks that nothing but its ptes holds a
+ * reference (no O_DIRECT or other pin in flight), compares the contents
+ * with the pte clear, and puts in a pte mapping the KSM page: all in one
+ * step, under one page table lock (merge_into_kpage()), where mainline
+ * write-protects the pte in one and replaces it in another.  The first
+ * page of a new KSM page is merged "with itself": its pte is write-
+ * protected (write_protect_page()) and it becomes PageKsm in place.
  *
  * Unmerging is a fault: the kernel's CoW code copies a KSM page (or the
  * zero page) to a private page when asked to unshare it.
@@ -133,8 +135,7 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 	xksm_break_rmap_item(rmap_item);
 }
 
-static int write_protect_page(struct vm_area_struct *vma, struct folio *folio,
-			      pte_t *orig_pte)
+static int write_protect_page(struct vm_area_struct *vma, struct folio *folio)
 {
 	struct mm_struct *mm = vma->vm_mm;
 	XKSM_DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma);
@@ -193,7 +194,6 @@ static int write_protect_page(struct vm_area_struct *vma, struct folio *folio,
 		entry = xksm_pte_wrprotect_clean(entry);
 		xksm_set_pte_notify(mm, pvmw.address, pvmw.pte, entry);
 	}
-	*orig_pte = entry;
 	err = 0;
 
 out_unlock:
@@ -204,38 +204,16 @@ out_mn:
 }
 
 /*
- * Replace the pte at which @vma maps @page, still @orig_pte, by one mapping
- * @kpage (a KSM page, or the zero page).
+ * Map @kpage (a KSM page, or the zero page) where @vma mapped @page, at
+ * @ptep, which the caller cleared and flushed, and let go of @page.  Page
+ * table lock held.
  */
-static int replace_page(struct vm_area_struct *vma, struct page *page,
-			struct page *kpage, pte_t orig_pte)
+static void install_kpage(struct vm_area_struct *vma, unsigned long addr,
+			  pte_t *ptep, struct page *page, struct page *kpage)
 {
 	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range range;
-	struct folio *folio;
-	unsigned long addr;
-	pte_t *ptep, newpte;
-	spinlock_t *ptl;	/* the page table lock of ptep */
-	int err = -EFAULT;
-	pmd_t *pmd;
-
-	addr = xksm_call(page_address_in_vma)(page, vma);
-	if (addr == -EFAULT)
-		return err;
-
-	pmd = xksm_find_pte_pmd(mm, addr);
-	if (!pmd)
-		return err;
-
-	xksm_mmu_notifier_start(&range, vma, addr);
-
-	ptep = xksm_pte_offset_map_lock(mm, pmd, addr, &ptl);
-	if (!ptep)
-		goto out_mn;
-	if (!pte_same(ptep_get(ptep), orig_pte)) {
-		pte_unmap_unlock(ptep, ptl);
-		goto out_mn;
-	}
+	struct folio *folio = page_folio(page);
+	pte_t newpte;
 
 	if (!is_zero_pfn(page_to_pfn(kpage))) {
 		get_page(kpage);
@@ -255,23 +233,86 @@ static int replace_page(struct vm_area_struct *vma, struct page *page,
 					       vma->vm_page_prot));
 		xksm_dec_mm_counter(mm, MM_ANONPAGES);
 	}
-
-	flush_cache_page(vma, addr, pte_pfn(ptep_get(ptep)));
-	/*
-	 * No need to notify as we are replacing a read only page with another
-	 * read only page with the same content.
-	 */
-	xksm_call(ptep_clear_flush)(vma, addr, ptep);
 	xksm_set_pte_notify(mm, addr, ptep, newpte);
 
-	folio = page_folio(page);
 	xksm_remove_rmap_pte(page, vma);
 	if (!folio_mapped(folio))
 		xksm_call(folio_free_swap)(folio);
 	folio_put(folio);
+}
 
-	pte_unmap_unlock(ptep, ptl);
+/*
+ * Write-protect, compare and replace in one step: write_protect_page(),
+ * the comparison and replace_page() for a page merging into @kpage, a KSM
+ * page or the zero page.  One page-table walk, one lock and one TLB flush,
+ * where the three steps take two of each.  The pte is cleared and flushed
+ * first, as write_protect_page() does (no GUP-fast can start then), and
+ * the same count check follows.  The bytes are compared with the pte
+ * clear: nothing writes the page meanwhile, not through this pte, nor
+ * through another (an anonymous page mapped twice is mapped read-only),
+ * nor by I/O (pinning it to write needs it exclusive, and the count check
+ * sees such pins).  Then @kpage goes in without another
+ * flush: nothing cached the cleared pte.  If the bytes differ, the pte goes
+ * back write-protected and clean, as mainline leaves it.  Page locked,
+ * mmap_lock held.  Returns 0 or -EFAULT.
+ */
+static int merge_into_kpage(struct vm_area_struct *vma, struct page *page,
+			    struct page *kpage)
+{
+	struct folio *folio = page_folio(page);
+	XKSM_DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range range;
+	bool anon_exclusive, check, mapped;
+	int err = -EFAULT;
+	pte_t entry;
+	int swapped;
+
+	if (WARN_ON_ONCE(folio_test_large(folio)))
+		return err;
+
+	pvmw.address = xksm_call(page_address_in_vma)(page, vma);
+	if (pvmw.address == -EFAULT)
+		return err;
+
+	xksm_mmu_notifier_start(&range, vma, pvmw.address);
+
+	mapped = xksm_call(page_vma_mapped_walk)(&pvmw);
+	if (!mapped)
+		goto out_mn;
+	if (WARN_ONCE(!pvmw.pte, "Unexpected PMD mapping?"))
+		goto out_unlock;
+
+	anon_exclusive = PageAnonExclusive(page);
+	entry = ptep_get(pvmw.pte);
+	/* What write_protect_page() checks before it clears the pte. */
+	check = xksm_pte_needs_wrprotect(entry) || anon_exclusive ||
+		mm_tlb_flush_pending(mm);
+	swapped = folio_test_swapcache(folio);
+	flush_cache_page(vma, pvmw.address, folio_pfn(folio));
+	entry = xksm_call(ptep_clear_flush)(vma, pvmw.address, pvmw.pte);
+	if (check) {
+		/* Check that no O_DIRECT or similar I/O is in flight. */
+		if (xksm_mapcount(page) + 1 + swapped != folio_ref_count(folio))
+			goto restore;
+		/* See folio_try_share_anon_rmap_pte(): clear PTE first. */
+		if (anon_exclusive && xksm_try_share_anon_rmap(page))
+			goto restore;
+	}
+	if (pte_dirty(entry))
+		folio_mark_dirty(folio);
+	if (!xksm_pages_identical(page, kpage)) {
+		entry = xksm_pte_wrprotect_clean(entry);
+		goto restore;
+	}
+	install_kpage(vma, pvmw.address, pvmw.pte, page, kpage);
 	err = 0;
+	goto out_unlock;
+
+restore:
+	set_pte_at(mm, pvmw.address, pvmw.pte, entry);
+out_unlock:
+	page_vma_mapped_walk_done(&pvmw);
 out_mn:
 	xksm_mmu_notifier_end(&range);
 	return err;
@@ -291,7 +332,6 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 				 struct anon_vma **anon_vmap)
 {
 	struct anon_vma *anon_vma = NULL;
-	pte_t orig_pte = __pte(0);
 	int err = -EFAULT;
 	bool protected;
 	u64 t;
@@ -318,46 +358,47 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 	}
 
 	/*
+	 * The page is locked and mapped by @vma (whose mm's mmap_lock is
+	 * held): its anon_vma cannot change or go now.  Take it before the
+	 * page becomes a KSM page, or is replaced by one, and loses it.
+	 */
+	if (anon_vmap) {
+		anon_vma = xksm_call(folio_get_anon_vma)(page_folio(page));
+		if (!anon_vma)
+			goto out_unlock;
+	}
+
+	if (kpage) {
+		t = xksm_prof_begin();
+		err = merge_into_kpage(vma, page, kpage);
+		xksm_prof_end(XKSM_PH_REPLACE, t);
+		goto out_unlock;
+	}
+
+	/*
 	 * If this anonymous page is mapped only here, its pte may need to be
 	 * write-protected.  If it's mapped elsewhere, all of its ptes are
 	 * necessarily already write-protected.  But in either case, we need
 	 * to lock and check page_count is not raised.
 	 */
 	t = xksm_prof_begin();
-	protected = !write_protect_page(vma, page_folio(page), &orig_pte);
+	protected = !write_protect_page(vma, page_folio(page));
 	xksm_prof_end(XKSM_PH_WRPROTECT, t);
 	if (protected) {
 		/*
-		 * The page is locked and mapped by @vma (whose mm's mmap_lock
-		 * is held): its anon_vma cannot change or go now.  Take it
-		 * before the page becomes a KSM page and loses it.
+		 * While we hold the page lock, upgrade the page from
+		 * PageAnon+anon_vma to PageKsm with a NULL stable node:
+		 * xksm_stable_tree_insert() sets the node.
 		 */
-		if (anon_vmap) {
-			anon_vma = xksm_call(folio_get_anon_vma)(page_folio(page));
-			if (!anon_vma)
-				goto out_unlock;
-		}
-		if (!kpage) {
-			/*
-			 * While we hold the page lock, upgrade the page from
-			 * PageAnon+anon_vma to PageKsm with a NULL stable
-			 * node: xksm_stable_tree_insert() sets the node.
-			 */
-			page_folio(page)->mapping =
-				(void *)PAGE_MAPPING_KSM;
-			mark_page_accessed(page);
-			/*
-			 * Page reclaim just frees a clean page with no dirty
-			 * ptes: make sure that the ksm page would be swapped.
-			 */
-			if (!PageDirty(page))
-				SetPageDirty(page);
-			err = 0;
-		} else if (xksm_pages_identical(page, kpage)) {
-			t = xksm_prof_begin();
-			err = replace_page(vma, page, kpage, orig_pte);
-			xksm_prof_end(XKSM_PH_REPLACE, t);
-		}
+		page_folio(page)->mapping = (void *)PAGE_MAPPING_KSM;
+		mark_page_accessed(page);
+		/*
+		 * Page reclaim just frees a clean page with no dirty ptes:
+		 * make sure that the ksm page would be swapped.
+		 */
+		if (!PageDirty(page))
+			SetPageDirty(page);
+		err = 0;
 	}
 
 out_unlock:
@@ -546,6 +587,38 @@ out:
 	mmap_read_unlock(mm);
 }
 
+/*
+ * Merge @page into @kpage, the KSM page xksm_stable_tree_search() found for
+ * it (its reference is dropped here), and list its rmap_item on the node.
+ * Returns 0 if merged.
+ */
+static int merge_with_stable_match(struct xksm_rmap_item *rmap_item,
+				   struct page *page, struct page *kpage,
+				   bool max_page_sharing_bypass)
+{
+	int err;
+	u64 t;
+
+	t = xksm_prof_begin();
+	err = try_to_merge_with_ksm_page(rmap_item, page, kpage);
+	xksm_prof_end(XKSM_PH_MERGE_KSM, t);
+	if (!err) {
+		/*
+		 * The page was successfully merged: add its rmap_item to the
+		 * stable tree.
+		 */
+		t = xksm_prof_begin();
+		lock_page(kpage);
+		xksm_stable_tree_append(rmap_item,
+					xksm_folio_stable_node(page_folio(kpage)),
+					max_page_sharing_bypass);
+		unlock_page(kpage);
+		xksm_prof_end(XKSM_PH_STABLE_ADD, t);
+	}
+	put_page(kpage);
+	return err;
+}
+
 /**
  * xksm_cmp_and_merge_page - the heart of a scan step
  * @page: the page at the rmap_item's address (a reference held)
@@ -564,9 +637,8 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	bool max_page_sharing_bypass = false;
 	struct xksm_stable_node *stable_node;
 	struct page *tree_page = NULL;
+	u64 hash, key = 0, prev_key = 0;
 	struct page *kpage;
-	u64 hash, key = 0;
-	int err;
 	u64 t;
 
 	lockdep_assert_held(&xksm_thread_mutex);
@@ -619,18 +691,43 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		}
 
 		/*
+		 * Mainline searches the stable tree before it checksums the
+		 * page, so that a page merging into a KSM page costs no
+		 * checksum.  xksm's search needs the page's key, a hash as
+		 * dear as the checksum; but a page unchanged since the last
+		 * pass still has the key it had then, which its rmap_item
+		 * kept: try that first.  If the page changed since, the
+		 * merge's memcmp() says so (a key is only ever a hint), and
+		 * the page is hashed as usual.  Only in domain 0 (salt 0,
+		 * merge_scope "all"): elsewhere a key kept from before a
+		 * change of scope may be salted for another domain.
+		 */
+		prev_key = xksm_rmap_item_key(rmap_item);
+		if (!salt && prev_key) {
+			t = xksm_prof_begin();
+			kpage = xksm_stable_tree_search(page, prev_key);
+			xksm_prof_end(XKSM_PH_STABLE, t);
+			if (PTR_ERR(kpage) == -EBUSY)
+				return;
+			if (kpage && !merge_with_stable_match(rmap_item, page,
+							      kpage, false))
+				return;
+		}
+
+		/*
 		 * If the page's key (its checksum) has changed since the last
 		 * time, this page is changing frequently: don't insert it in
 		 * the unstable tree, nor waste time searching for something
 		 * identical to it there.  The low half is kept from pass to
-		 * pass, as mainline's 32-bit checksum.
+		 * pass, as mainline's 32-bit checksum; the whole key too, for
+		 * the search above.
 		 */
 		t = xksm_prof_begin();
 		hash = xksm_page_key(page);
 		xksm_prof_end(XKSM_PH_HASH, t);
 		key = hash ^ salt;
 		if (rmap_item->oldchecksum != (u32)key) {
-			rmap_item->oldchecksum = key;
+			xksm_rmap_item_set_key(rmap_item, key);
 			return;
 		}
 
@@ -639,9 +736,13 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	}
 
 	/* We first start with searching the page inside the stable tree */
-	t = xksm_prof_begin();
-	kpage = xksm_stable_tree_search(page, key);
-	xksm_prof_end(XKSM_PH_STABLE, t);
+	if (!salt && prev_key && key == prev_key) {
+		kpage = NULL;	/* searched for above */
+	} else {
+		t = xksm_prof_begin();
+		kpage = xksm_stable_tree_search(page, key);
+		xksm_prof_end(XKSM_PH_STABLE, t);
+	}
 	if (kpage == page && rmap_item->head == stable_node) {
 		put_page(kpage);
 		return;
@@ -650,26 +751,9 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	xksm_remove_rmap_item_from_tree(rmap_item);
 
 	if (kpage) {
-		if (PTR_ERR(kpage) == -EBUSY)
-			return;
-
-		t = xksm_prof_begin();
-		err = try_to_merge_with_ksm_page(rmap_item, page, kpage);
-		xksm_prof_end(XKSM_PH_MERGE_KSM, t);
-		if (!err) {
-			/*
-			 * The page was successfully merged: add its rmap_item
-			 * to the stable tree.
-			 */
-			t = xksm_prof_begin();
-			lock_page(kpage);
-			xksm_stable_tree_append(rmap_item,
-						xksm_folio_stable_node(page_folio(kpage)),
+		if (PTR_ERR(kpage) != -EBUSY)
+			merge_with_stable_match(rmap_item, page, kpage,
 						max_page_sharing_bypass);
-			unlock_page(kpage);
-			xksm_prof_end(XKSM_PH_STABLE_ADD, t);
-		}
-		put_page(kpage);
 		return;
 	}
 

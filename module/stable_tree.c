@@ -546,7 +546,6 @@ again:
 		stable_node = rb_entry(*new, struct xksm_stable_node, node);
 		ret = xksm_key_cmp(key, stable_node->key);
 		if (!ret) {
-			/* Equal keys: the bytes decide. */
 			cond_resched();
 			tree_folio = __stable_node_chain(&stable_node_dup,
 							 &stable_node, root, true);
@@ -558,7 +557,16 @@ again:
 				 */
 				goto again;
 			}
-			ret = xksm_memcmp_pages(page, &tree_folio->page);
+			/*
+			 * Equal keys are equal bytes but for a chance of
+			 * 2^-64 (the seed is secret).  A KSM page to place
+			 * needs its bytes compared, to go in order; a page
+			 * to merge does not: the merge compares them anyway,
+			 * with the pte write-protected (merge.c), and on a
+			 * collision the page just does not merge.  That
+			 * saves one full memcmp() of two of every merge.
+			 */
+			ret = page_node ? xksm_memcmp_pages(page, &tree_folio->page) : 0;
 			folio_put(tree_folio);
 		}
 

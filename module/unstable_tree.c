@@ -41,12 +41,6 @@ struct rb_root *xksm_root_unstable_tree = xksm_unstable_trees;
 /* The number of nodes in the unstable tree */
 unsigned long xksm_pages_unshared;
 
-/* The key of an rmap_item in the unstable tree */
-static u64 xksm_unstable_key(struct xksm_rmap_item *rmap_item)
-{
-	return (u64)rmap_item->key_hi << 32 | rmap_item->oldchecksum;
-}
-
 /*
  * Is @tree_rmap_item's mm in the merge domain whose salt is @salt?  Equal
  * keys and equal bytes prove it in the stable tree, whose pages cannot
@@ -99,7 +93,7 @@ xksm_unstable_tree_search_insert(struct xksm_rmap_item *rmap_item,
 
 		tree_rmap_item = rb_entry(*new, struct xksm_rmap_item, node);
 		parent = *new;
-		ret = xksm_key_cmp(key, xksm_unstable_key(tree_rmap_item));
+		ret = xksm_key_cmp(key, xksm_rmap_item_key(tree_rmap_item));
 		if (ret) {
 			new = ret < 0 ? &parent->rb_left : &parent->rb_right;
 			continue;

@@ -192,9 +192,9 @@ struct xksm_rmap_item {
 	struct xksm_rmap_item *rmap_list;
 	union {
 		struct anon_vma *anon_vma;	/* when stable */
-		struct {			/* when in the unstable tree */
-			int nid;
-			u32 key_hi;
+		struct {			/* when not stable */
+			int nid;		/* in the unstable tree */
+			u32 key_hi;		/* key: xksm_rmap_item_key() */
 		};
 	};
 	struct mm_struct *mm;
@@ -210,6 +210,24 @@ struct xksm_rmap_item {
 		};
 	};
 };
+
+/*
+ * The key an rmap_item's page had when last hashed (page_key.c): the tree
+ * key while in the unstable tree, a hint for the next search after.  Not
+ * while stable (anon_vma has the room then); 0 if never hashed, and
+ * possibly stale bits after being stable: a hint only, which a merge's
+ * memcmp() checks.
+ */
+static inline u64 xksm_rmap_item_key(const struct xksm_rmap_item *rmap_item)
+{
+	return (u64)rmap_item->key_hi << 32 | rmap_item->oldchecksum;
+}
+
+static inline void xksm_rmap_item_set_key(struct xksm_rmap_item *rmap_item, u64 key)
+{
+	rmap_item->oldchecksum = key;
+	rmap_item->key_hi = key >> 32;
+}
 
 #define XKSM_SEQNR_MASK		0x07f	/* low bits of unstable tree seqnr */
 #define XKSM_DEFERRED_FLAG	0x080	/* on the reap list (rmap_item.c) */
