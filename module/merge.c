@@ -638,6 +638,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	struct xksm_stable_node *stable_node;
 	struct page *tree_page = NULL;
 	u64 hash, key = 0, prev_key = 0;
+	bool prev_matched = false;
 	struct page *kpage;
 	u64 t;
 
@@ -709,9 +710,12 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 			xksm_prof_end(XKSM_PH_STABLE, t);
 			if (PTR_ERR(kpage) == -EBUSY)
 				return;
-			if (kpage && !merge_with_stable_match(rmap_item, page,
-							      kpage, false))
-				return;
+			if (kpage) {
+				if (!merge_with_stable_match(rmap_item, page,
+							     kpage, false))
+					return;
+				prev_matched = true;
+			}
 		}
 
 		/*
@@ -730,6 +734,13 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 			xksm_rmap_item_set_key(rmap_item, key);
 			return;
 		}
+		/*
+		 * Unchanged, and a KSM page has its bytes, but the merge
+		 * failed (the page was locked, or pinned): try again next
+		 * pass, as mainline does; not the unstable tree.
+		 */
+		if (prev_matched && key == prev_key)
+			return;
 
 		if (try_to_merge_with_zero_page(rmap_item, page, hash) >= 0)
 			return;

@@ -689,7 +689,9 @@ static void print_mappers(void)
  * run=2 has unmerged everything and stays until run=1.  Only a fork in
  * flight may still hold merged pages (xksm learns of a fork after its
  * page tables are copied, and copies the child's pages back at once):
- * that refusal must be gone within a second.
+ * that refusal must be gone within three seconds (the fork's work item
+ * waits for a worker; in a guest this busy, under TCG, that once took
+ * 1.8 s).
  */
 static void switch_scope(void)
 {
@@ -719,8 +721,8 @@ static void switch_scope(void)
 	print_merged(why);
 	if (err)
 		print_mappers();
-	if (err || i > 10)
-		scope_failed++;		/* still refused after a second */
+	if (err || i > 30)
+		scope_failed++;		/* still refused after three seconds */
 	else
 		scope_transient++;
 	if (!err)
@@ -1004,7 +1006,7 @@ int main(int argc, char **argv)
 	      "run=2 (%ld), merge_across_nodes (%ld), compaction (%ld) and debugfs reads (%ld) happened",
 	      disturb[0], disturb[1], disturb[2], disturb[3]);
 	check(scope_switches > 0 && scope_failed == 0,
-	      "merge_scope switched right after run=2 (%ld times), never refused for over a second (%ld; %ld times briefly, a fork in flight)",
+	      "merge_scope switched right after run=2 (%ld times), never refused for over 3 s (%ld; %ld times briefly, a fork in flight)",
 	      scope_switches, scope_failed, scope_transient);
 	check(sh->domain_moves > 0, "mms moved to another domain under merge_scope=id (%ld)",
 	      sh->domain_moves);
