@@ -6,10 +6,11 @@
  * page's pte and flushes it, checks that nothing but its ptes holds a
  * reference (no O_DIRECT or other pin in flight), compares the contents
  * with the pte clear, and puts in a pte mapping the KSM page: all in one
- * step, under one page table lock (merge_into_kpage()), where mainline
+ * step, under one page table lock (merge_pte()), where mainline
  * write-protects the pte in one and replaces it in another.  The first
  * page of a new KSM page is merged "with itself": its pte is write-
- * protected (write_protect_page()) and it becomes PageKsm in place.
+ * protected (merge_pte() without a KSM page) and it becomes PageKsm in
+ * place.
  *
  * Unmerging is a fault: the kernel's CoW code copies a KSM page (or the
  * zero page) to a private page when asked to unshare it.
@@ -135,74 +136,6 @@ void xksm_break_cow(struct xksm_rmap_item *rmap_item)
 	xksm_break_rmap_item(rmap_item);
 }
 
-static int write_protect_page(struct vm_area_struct *vma, struct folio *folio)
-{
-	struct mm_struct *mm = vma->vm_mm;
-	XKSM_DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma);
-	struct mmu_notifier_range range;
-	bool anon_exclusive, mapped;
-	int err = -EFAULT;
-	pte_t entry;
-	int swapped;
-
-	if (WARN_ON_ONCE(folio_test_large(folio)))
-		return err;
-
-	pvmw.address = xksm_call(page_address_in_vma)(&folio->page, vma);
-	if (pvmw.address == -EFAULT)
-		return err;
-
-	xksm_mmu_notifier_start(&range, vma, pvmw.address);
-
-	mapped = xksm_call(page_vma_mapped_walk)(&pvmw);
-	if (!mapped)
-		goto out_mn;
-	if (WARN_ONCE(!pvmw.pte, "Unexpected PMD mapping?"))
-		goto out_unlock;
-
-	anon_exclusive = PageAnonExclusive(&folio->page);
-	entry = ptep_get(pvmw.pte);
-	if (xksm_pte_needs_wrprotect(entry) || anon_exclusive ||
-	    mm_tlb_flush_pending(mm)) {
-		swapped = folio_test_swapcache(folio);
-		flush_cache_page(vma, pvmw.address, folio_pfn(folio));
-		/*
-		 * get_user_pages_fast() takes no lock, so the check of the
-		 * page count against the mapcount below would be racy with
-		 * O_DIRECT starting right after it.  So clear the pte and
-		 * flush the TLB first: no new GUP can start then.
-		 *
-		 * No need to notify: the pte is only downgraded to
-		 * read-only, still pointing to the same page.
-		 */
-		entry = xksm_call(ptep_clear_flush)(vma, pvmw.address, pvmw.pte);
-		/* Check that no O_DIRECT or similar I/O is in flight. */
-		if (xksm_mapcount(&folio->page) + 1 + swapped !=
-		    folio_ref_count(folio)) {
-			set_pte_at(mm, pvmw.address, pvmw.pte, entry);
-			goto out_unlock;
-		}
-
-		/* See folio_try_share_anon_rmap_pte(): clear PTE first. */
-		if (anon_exclusive && xksm_try_share_anon_rmap(&folio->page)) {
-			set_pte_at(mm, pvmw.address, pvmw.pte, entry);
-			goto out_unlock;
-		}
-
-		if (pte_dirty(entry))
-			folio_mark_dirty(folio);
-		entry = xksm_pte_wrprotect_clean(entry);
-		xksm_set_pte_notify(mm, pvmw.address, pvmw.pte, entry);
-	}
-	err = 0;
-
-out_unlock:
-	page_vma_mapped_walk_done(&pvmw);
-out_mn:
-	xksm_mmu_notifier_end(&range);
-	return err;
-}
-
 /*
  * Map @kpage (a KSM page, or the zero page) where @vma mapped @page, at
  * @ptep, which the caller cleared and flushed, and let go of @page.  Page
@@ -242,22 +175,26 @@ static void install_kpage(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * Write-protect, compare and replace in one step: write_protect_page(),
- * the comparison and replace_page() for a page merging into @kpage, a KSM
- * page or the zero page.  One page-table walk, one lock and one TLB flush,
- * where the three steps take two of each.  The pte is cleared and flushed
- * first, as write_protect_page() does (no GUP-fast can start then), and
- * the same count check follows.  The bytes are compared with the pte
- * clear: nothing writes the page meanwhile, not through this pte, nor
- * through another (an anonymous page mapped twice is mapped read-only),
- * nor by I/O (pinning it to write needs it exclusive, and the count check
- * sees such pins).  Then @kpage goes in without another
- * flush: nothing cached the cleared pte.  If the bytes differ, the pte goes
- * back write-protected and clean, as mainline leaves it.  Page locked,
- * mmap_lock held.  Returns 0 or -EFAULT.
+ * The pte of a page about to merge.  Without @kpage: write-protect it, for
+ * the page to become a KSM page in place.  With @kpage (a KSM page or the
+ * zero page): write-protect it, compare the bytes and map @kpage there
+ * instead, all in one step, under one page table lock and with one TLB
+ * flush, where mainline's write_protect_page() and replace_page() take a
+ * walk, a lock and a flush each.
+ *
+ * get_user_pages_fast() takes no lock, so the check of the page count
+ * against the mapcount would be racy with O_DIRECT starting right after
+ * it: the pte is cleared and flushed first, and no new GUP can start then.
+ * The bytes are compared with the pte clear: nothing writes the page
+ * meanwhile, not through this pte, nor through another (an anonymous page
+ * mapped twice is mapped read-only), nor by I/O (pinning it to write needs
+ * it exclusive, and the count check sees such pins).  @kpage then goes in
+ * without another flush: nothing cached the cleared pte.  If the bytes
+ * differ, the pte stays write-protected and clean, as mainline leaves it.
+ * Page locked, mmap_lock held.  Returns 0 or -EFAULT.
  */
-static int merge_into_kpage(struct vm_area_struct *vma, struct page *page,
-			    struct page *kpage)
+static int merge_pte(struct vm_area_struct *vma, struct page *page,
+		     struct page *kpage)
 {
 	struct folio *folio = page_folio(page);
 	XKSM_DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma);
@@ -283,11 +220,21 @@ static int merge_into_kpage(struct vm_area_struct *vma, struct page *page,
 	if (WARN_ONCE(!pvmw.pte, "Unexpected PMD mapping?"))
 		goto out_unlock;
 
+	/*
+	 * If this anonymous page is mapped only here, its pte may need to be
+	 * write-protected.  If it's mapped elsewhere, all of its ptes are
+	 * necessarily already write-protected.  But in either case, we need
+	 * to lock and check page_count is not raised.
+	 */
 	anon_exclusive = PageAnonExclusive(page);
 	entry = ptep_get(pvmw.pte);
-	/* What write_protect_page() checks before it clears the pte. */
 	check = xksm_pte_needs_wrprotect(entry) || anon_exclusive ||
 		mm_tlb_flush_pending(mm);
+	if (!check && !kpage) {
+		err = 0;	/* read-only already, and nothing to replace */
+		goto out_unlock;
+	}
+
 	swapped = folio_test_swapcache(folio);
 	flush_cache_page(vma, pvmw.address, folio_pfn(folio));
 	entry = xksm_call(ptep_clear_flush)(vma, pvmw.address, pvmw.pte);
@@ -301,14 +248,22 @@ static int merge_into_kpage(struct vm_area_struct *vma, struct page *page,
 	}
 	if (pte_dirty(entry))
 		folio_mark_dirty(folio);
-	if (!xksm_pages_identical(page, kpage)) {
-		entry = xksm_pte_wrprotect_clean(entry);
-		goto restore;
-	}
-	install_kpage(vma, pvmw.address, pvmw.pte, page, kpage);
-	err = 0;
-	goto out_unlock;
+	entry = xksm_pte_wrprotect_clean(entry);
 
+	if (!kpage) {
+		/*
+		 * No need to notify: the pte is only downgraded to read-only,
+		 * still pointing to the same page.
+		 */
+		xksm_set_pte_notify(mm, pvmw.address, pvmw.pte, entry);
+		err = 0;
+		goto out_unlock;
+	}
+	if (xksm_pages_identical(page, kpage)) {
+		install_kpage(vma, pvmw.address, pvmw.pte, page, kpage);
+		err = 0;
+		goto out_unlock;
+	}
 restore:
 	set_pte_at(mm, pvmw.address, pvmw.pte, entry);
 out_unlock:
@@ -346,7 +301,7 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 
 	/*
 	 * We need the page lock to read a stable swapcache flag in
-	 * write_protect_page().  trylock: rather than wait, scan on and come
+	 * merge_pte().  trylock: rather than wait, scan on and come
 	 * back to this page when it is unlocked.
 	 */
 	if (!trylock_page(page))
@@ -370,19 +325,13 @@ static int try_to_merge_one_page(struct vm_area_struct *vma, struct page *page,
 
 	if (kpage) {
 		t = xksm_prof_begin();
-		err = merge_into_kpage(vma, page, kpage);
+		err = merge_pte(vma, page, kpage);
 		xksm_prof_end(XKSM_PH_REPLACE, t);
 		goto out_unlock;
 	}
 
-	/*
-	 * If this anonymous page is mapped only here, its pte may need to be
-	 * write-protected.  If it's mapped elsewhere, all of its ptes are
-	 * necessarily already write-protected.  But in either case, we need
-	 * to lock and check page_count is not raised.
-	 */
 	t = xksm_prof_begin();
-	protected = !write_protect_page(vma, page_folio(page));
+	protected = !merge_pte(vma, page, NULL);
 	xksm_prof_end(XKSM_PH_WRPROTECT, t);
 	if (protected) {
 		/*
@@ -683,7 +632,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		/*
 		 * A KSM page of no stable node: a merge undone whose copy
 		 * back failed (xksm_break_cow() out of memory).  Nothing can
-		 * merge it (write_protect_page() finds no anon_vma) nor find
+		 * merge it (merge_pte() finds no anon_vma) nor find
 		 * it: copy it back now, and merge it on a later pass.
 		 */
 		if (PageKsm(page)) {

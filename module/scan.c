@@ -437,7 +437,7 @@ static struct xksm_mm_slot *xksm_scan_start_pass(void)
 			      atomic_long_read(&xksm_mm_slots));
 	/*
 	 * Pages held in per-cpu LRU caches have a raised count that stops
-	 * write_protect_page() from merging them: drain them once per pass,
+	 * merge_pte() from merging them: drain them once per pass,
 	 * as mainline does.
 	 */
 	xksm_call(lru_add_drain_all)();
