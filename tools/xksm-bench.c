@@ -505,7 +505,7 @@ int main(int argc, char **argv)
 	struct shared *sh;
 	pid_t *pids, scanner;
 	double t0, cpu0, t95 = -1, cpu95 = -1, warm_t = -1, warm_cpu = 0, next_sample;
-	long long scanned0, warm_scanned = 0, goal, fs0, max_sharing, sharing;
+	long long scanned0, warm_scanned = 0, goal, fs0, max_sharing;
 	long long metadata;
 	double ms_per_page = -1, rate = -1;
 
@@ -575,21 +575,21 @@ int main(int argc, char **argv)
 		 * the time to converge.
 		 */
 		next_sample = now() + opt.sample_ms / 1000.0;
-		while (t95 < 0 && goal > 0 && now() < next_sample) {
-			usleep(POLL_MS * 1000);
-			if (knob("pages_sharing") >= goal * 95 / 100) {
+		for (;;) {
+			double left = next_sample - now();
+
+			if (t95 < 0 && goal > 0 &&
+			    knob("pages_sharing") >= goal * 95 / 100) {
 				t95 = now() - t0;
 				cpu95 = cpu_seconds(scanner) - cpu0;
 			}
+			if (left <= 0)
+				break;
+			if (t95 < 0 && goal > 0 && left > POLL_MS / 1000.0)
+				left = POLL_MS / 1000.0;
+			usleep(left * 1e6);
 		}
-		if (now() < next_sample)
-			usleep((next_sample - now()) * 1e6);
 		sample(t0, scanner, cpu0, scanned0);
-		sharing = knob("pages_sharing");
-		if (t95 < 0 && goal > 0 && sharing >= goal * 95 / 100) {
-			t95 = now() - t0;
-			cpu95 = cpu_seconds(scanner) - cpu0;
-		}
 		/* The steady state starts after two full scans. */
 		if (warm_t < 0 && knob("full_scans") >= fs0 + 2) {
 			warm_t = now();
