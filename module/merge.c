@@ -650,10 +650,11 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		 * merge's memcmp() says so (a key is only ever a hint), and
 		 * the page is hashed as usual.  Only in domain 0 (salt 0,
 		 * merge_scope "all"): elsewhere a key kept from before a
-		 * change of scope may be salted for another domain.
+		 * change of scope may be salted for another domain.  0: no
+		 * key kept, or not searched with.
 		 */
-		prev_key = xksm_rmap_item_key(rmap_item);
-		if (!salt && prev_key) {
+		prev_key = salt ? 0 : xksm_rmap_item_key(rmap_item);
+		if (prev_key) {
 			t = xksm_prof_begin();
 			kpage = xksm_stable_tree_search(page, prev_key);
 			xksm_prof_end(XKSM_PH_STABLE, t);
@@ -696,7 +697,7 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 	}
 
 	/* We first start with searching the page inside the stable tree */
-	if (!salt && prev_key && key == prev_key) {
+	if (prev_key && key == prev_key) {
 		kpage = NULL;	/* searched for above */
 	} else {
 		t = xksm_prof_begin();
