@@ -566,8 +566,9 @@ DEFINE_SEQ_ATTRIBUTE(reap_list);
 static int objects_show(struct seq_file *m, void *v)
 {
 	lock_state();
-	seq_printf(m, "xksm_rmap_item %lu deferred %lu\n", xksm_rmap_items,
-		   xksm_rmap_items_deferred);
+	seq_printf(m, "xksm_rmap_item %lu deferred %lu spare %u\n",
+		   xksm_rmap_items, xksm_rmap_items_deferred,
+		   xksm_nr_spare_rmap_items);
 	seq_printf(m, "xksm_stable_node %lu chains %lu dups %lu\n",
 		   xksm_stable_nodes, xksm_stable_node_chains,
 		   xksm_stable_node_dups);

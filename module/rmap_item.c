@@ -95,6 +95,44 @@ module_param_named(dedup_routes, xksm_dedup_routes, bool, 0644);
 MODULE_PARM_DESC(dedup_routes,
 		 "list mappings that another rmap_item's search finds as covered (default Y)");
 
+/*
+ * Spare rmap_items, zeroed, for the pages new to xksmd in its next chunk:
+ * xksm_refill_spare_rmap_items() makes them in one kmem_cache_alloc_bulk()
+ * before xksmd takes an mmap_lock, xksm_get_next_rmap_item() takes them.
+ * Mainline allocates each rmap_item on its own, under the mmap_lock; this
+ * way a new page costs no call into the allocator under the lock, and the
+ * allocator is entered once a chunk, not once a page: on a first pass,
+ * where every page is new, that was a third of xksmd's time in the guests,
+ * whose slab debugging records a stack trace at every call.  They are not
+ * counted in xksm_rmap_items (nothing uses them yet); xksmd frees them
+ * when it goes idle.  Under xksm_thread_mutex.
+ */
+static void *xksm_spare_rmap_items[XKSM_SPARE_RMAP_ITEMS];
+unsigned int xksm_nr_spare_rmap_items;
+
+void xksm_refill_spare_rmap_items(void)
+{
+	unsigned int nr = xksm_nr_spare_rmap_items;
+
+	lockdep_assert_held(&xksm_thread_mutex);
+	/* Refill when half used: a pass over old pages uses none. */
+	if (nr > XKSM_SPARE_RMAP_ITEMS / 2)
+		return;
+	nr += kmem_cache_alloc_bulk(xksm_rmap_item_cache,
+				    GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY |
+				    __GFP_NOWARN, XKSM_SPARE_RMAP_ITEMS - nr,
+				    xksm_spare_rmap_items + nr);
+	xksm_nr_spare_rmap_items = nr;
+}
+
+void xksm_drain_spare_rmap_items(void)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	kmem_cache_free_bulk(xksm_rmap_item_cache, xksm_nr_spare_rmap_items,
+			     xksm_spare_rmap_items);
+	xksm_nr_spare_rmap_items = 0;
+}
+
 static struct xksm_rmap_item *xksm_alloc_rmap_item(gfp_t gfp)
 {
 	struct xksm_rmap_item *rmap_item;
@@ -450,9 +488,14 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 	if (rmap_item)
 		return rmap_item;
 
-	t = xksm_prof_begin();
-	rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
-	xksm_prof_end(XKSM_PH_ALLOC, t);
+	if (xksm_nr_spare_rmap_items) {
+		rmap_item = xksm_spare_rmap_items[--xksm_nr_spare_rmap_items];
+		xksm_rmap_items++;
+	} else {
+		t = xksm_prof_begin();
+		rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
+		xksm_prof_end(XKSM_PH_ALLOC, t);
+	}
 	if (rmap_item) {
 		/* It has already been zeroed */
 		rmap_item->mm = slot->mm;
@@ -652,5 +695,7 @@ int xksm_rmap_item_init(void)
 void xksm_rmap_item_exit(void)
 {
 	WARN_ON_ONCE(xksm_reap_list);
+	kmem_cache_free_bulk(xksm_rmap_item_cache, xksm_nr_spare_rmap_items,
+			     xksm_spare_rmap_items);
 	kmem_cache_destroy(xksm_rmap_item_cache);
 }

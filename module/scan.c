@@ -388,9 +388,9 @@ static void xksm_prune_migrate_nodes(void)
  * found by one walk under one mmap_lock, then merged one by one with no
  * lock held (the merge takes what it needs, and checks again that the
  * address is still registered).  Mainline takes the mmap_lock and walks
- * the page tables from the top again for every page.
+ * the page tables from the top again for every page.  (XKSM_SCAN_CHUNK is
+ * in xksm.h: rmap_item.c keeps a chunk's worth of spare rmap_items.)
  */
-#define XKSM_SCAN_CHUNK	32
 
 /*
  * Room for what one walk finds: up to XKSM_SCAN_CHUNK pages to merge, and
@@ -678,6 +678,7 @@ static void xksm_do_scan(unsigned int scan_npages)
 		u64 t;
 
 		cond_resched();
+		xksm_refill_spare_rmap_items();
 		t = xksm_prof_begin();
 		n = xksm_scan_next_pages(pages, min(scan_npages, XKSM_SCAN_CHUNK),
 					 &pass_end);
@@ -734,6 +735,9 @@ static int xksm_scan_thread(void *nothing)
 				xksm_reap_paced();
 			else
 				xksm_do_scan(xksm_thread_pages_to_scan);
+		} else {
+			/* Idle for a while, maybe long: keep nothing spare. */
+			xksm_drain_spare_rmap_items();
 		}
 		mutex_unlock(&xksm_thread_mutex);
 

@@ -411,6 +411,11 @@ extern unsigned long xksm_rmap_items;
 extern unsigned long xksm_rmap_items_deferred;
 extern unsigned long xksm_routes_lost;
 extern bool xksm_dedup_routes;
+#define XKSM_SCAN_CHUNK		32	/* pages found by one walk (scan.c) */
+#define XKSM_SPARE_RMAP_ITEMS	XKSM_SCAN_CHUNK
+extern unsigned int xksm_nr_spare_rmap_items;
+void xksm_refill_spare_rmap_items(void);
+void xksm_drain_spare_rmap_items(void);
 int xksm_rmap_item_init(void);
 void xksm_rmap_item_exit(void);
 struct xksm_rmap_item *xksm_find_rmap_item(struct xksm_mm_slot *slot,

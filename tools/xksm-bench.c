@@ -364,7 +364,8 @@ static long long metadata_bytes(void)
 	long long rmap, nodes, slots;
 
 	if (!strcmp(opt.backend, "xksm")) {
-		rmap = xksm_objects("xksm_rmap_item");
+		/* The spares xksmd allocates ahead are metadata too. */
+		rmap = xksm_objects("xksm_rmap_item") + xksm_objects("spare");
 		nodes = xksm_objects("xksm_stable_node");
 		slots = xksm_objects("xksm_mm_slot");
 		return rmap * slab_object_size("xksm_rmap_item", 64) +

@@ -215,7 +215,7 @@ static const char * const reap_list_lines[] = {
 	"deferred addr %x anon_vma %P pid %U comm %w node %P kpfn %U", NULL
 };
 static const char * const objects_lines[] = {
-	"xksm_rmap_item %u deferred %u",
+	"xksm_rmap_item %u deferred %u spare %u",
 	"xksm_stable_node %u chains %u dups %u",
 	"xksm_mm_slot %u",
 	NULL
