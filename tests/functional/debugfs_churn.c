@@ -54,50 +54,15 @@ static const char * const files[] = {
 /* --- reading ----------------------------------------------------------- */
 
 /*
- * The whole of a debugfs file, read in chunks of @chunk bytes, as a
- * NUL-terminated string (free it); NULL with errno on failure.
+ * The whole of a debugfs file, read in chunks of @chunk bytes (free it);
+ * NULL with errno on failure.
  */
 static char *read_file(const char *name, size_t chunk)
 {
-	size_t len = 0, size = 65536;
-	char path[128], *buf = malloc(size + 1);
-	int fd, err;
+	char path[128];
 
-	if (!buf)
-		return NULL;
 	snprintf(path, sizeof(path), DIR "/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		free(buf);
-		return NULL;
-	}
-	for (;;) {
-		ssize_t n;
-
-		if (len + chunk > size) {
-			char *bigger;
-
-			size = 2 * (len + chunk);
-			bigger = realloc(buf, size + 1);
-			if (!bigger)
-				break;
-			buf = bigger;
-		}
-		n = read(fd, buf + len, chunk);
-		if (n < 0)
-			break;
-		if (n == 0) {
-			close(fd);
-			buf[len] = 0;
-			return buf;
-		}
-		len += n;
-	}
-	err = errno;
-	close(fd);
-	free(buf);
-	errno = err;
-	return NULL;
+	return xt_read_all(path, chunk);
 }
 
 static char *read_or_die(const char *name)

@@ -200,28 +200,12 @@ static void part_a(void)
 /* The whole of a debugfs file, NUL-terminated (free it). */
 static char *read_debugfs(const char *name)
 {
-	size_t len = 0, size = 65536;
-	char path[128], *buf = malloc(size + 1);
-	ssize_t n;
-	int fd;
+	char path[128], *buf;
 
 	snprintf(path, sizeof(path), DIR "/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (!buf || fd < 0)
-		fatal("open %s", path);
-	while ((n = read(fd, buf + len, size - len)) > 0) {
-		len += n;
-		if (len == size) {
-			size *= 2;
-			buf = realloc(buf, size + 1);
-			if (!buf)
-				fatal("realloc");
-		}
-	}
-	if (n < 0)
+	buf = xt_read_all(path, 65536);
+	if (!buf)
 		fatal("read %s", path);
-	close(fd);
-	buf[len] = 0;
 	return buf;
 }
 

@@ -212,6 +212,53 @@ static inline void xt_msleep(long ms)
 		;
 }
 
+/*
+ * The whole of a file (debugfs's, whose size stat() does not tell), read
+ * @chunk bytes at a time, as a NUL-terminated string (free it); NULL with
+ * errno on failure.
+ */
+static inline char *xt_read_all(const char *path, size_t chunk)
+{
+	size_t len = 0, size = 65536;
+	char *buf = malloc(size + 1);
+	int fd, err;
+
+	if (!buf)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(buf);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len + chunk > size) {
+			char *bigger;
+
+			size = 2 * (len + chunk);
+			bigger = realloc(buf, size + 1);
+			if (!bigger)
+				break;
+			buf = bigger;
+		}
+		n = read(fd, buf + len, chunk);
+		if (n < 0)
+			break;
+		if (n == 0) {
+			close(fd);
+			buf[len] = 0;
+			return buf;
+		}
+		len += n;
+	}
+	err = errno;
+	close(fd);
+	free(buf);
+	errno = err;
+	return NULL;
+}
+
 /* --- sysfs knobs ------------------------------------------------------- */
 
 /*
