@@ -51,13 +51,19 @@ static inline u64 xksm_prof_begin(void)
 	return READ_ONCE(xksm_profiling) ? local_clock() ?: 1 : 0;
 }
 
-/* The end of @phase begun at @t0.  xksm_thread_mutex held. */
-static inline void xksm_prof_end(enum xksm_phase phase, u64 t0)
+/* The end of @phase begun at @t0, counted as @calls.  xksm_thread_mutex held. */
+static inline void xksm_prof_end_n(enum xksm_phase phase, u64 t0, u64 calls)
 {
 	if (t0) {
 		xksm_phase_stats[phase].ns += local_clock() - t0;
-		xksm_phase_stats[phase].calls++;
+		xksm_phase_stats[phase].calls += calls;
 	}
+}
+
+/* The end of @phase begun at @t0.  xksm_thread_mutex held. */
+static inline void xksm_prof_end(enum xksm_phase phase, u64 t0)
+{
+	xksm_prof_end_n(phase, t0, 1);
 }
 
 struct dentry;

@@ -104,25 +104,29 @@ MODULE_PARM_DESC(dedup_routes,
  * allocator is entered once a chunk, not once a page: on a first pass,
  * where every page is new, that was a third of xksmd's time in the guests,
  * whose slab debugging records a stack trace at every call.  They are not
- * counted in xksm_rmap_items (nothing uses them yet); xksmd frees them
- * when it goes idle.  Under xksm_thread_mutex.
+ * counted in xksm_rmap_items (nothing uses them yet).  They are freed
+ * when xksmd has nothing to scan (scan.c), by run=2, and at unload.
+ * Under xksm_thread_mutex.
  */
 static void *xksm_spare_rmap_items[XKSM_SPARE_RMAP_ITEMS];
 unsigned int xksm_nr_spare_rmap_items;
 
 void xksm_refill_spare_rmap_items(void)
 {
-	unsigned int nr = xksm_nr_spare_rmap_items;
+	unsigned int nr = xksm_nr_spare_rmap_items, got;
+	u64 t;
 
 	lockdep_assert_held(&xksm_thread_mutex);
 	/* Refill when half used: a pass over old pages uses none. */
 	if (nr > XKSM_SPARE_RMAP_ITEMS / 2)
 		return;
-	nr += kmem_cache_alloc_bulk(xksm_rmap_item_cache,
+	t = xksm_prof_begin();
+	got = kmem_cache_alloc_bulk(xksm_rmap_item_cache,
 				    GFP_KERNEL | __GFP_ZERO | __GFP_NORETRY |
 				    __GFP_NOWARN, XKSM_SPARE_RMAP_ITEMS - nr,
 				    xksm_spare_rmap_items + nr);
-	xksm_nr_spare_rmap_items = nr;
+	xksm_prof_end_n(XKSM_PH_ALLOC, t, got);
+	xksm_nr_spare_rmap_items = nr + got;
 }
 
 void xksm_drain_spare_rmap_items(void)

@@ -563,6 +563,8 @@ next_mm:
 	taken = n;
 	vma_iter_init(&vmi, mm, xksm_scan.address);
 
+	/* The new pages' rmap_items, before the lock (rmap_item.c). */
+	xksm_refill_spare_rmap_items();
 	mmap_read_lock(mm);
 	if (xksm_test_exit(mm))
 		goto no_vmas;
@@ -678,7 +680,6 @@ static void xksm_do_scan(unsigned int scan_npages)
 		u64 t;
 
 		cond_resched();
-		xksm_refill_spare_rmap_items();
 		t = xksm_prof_begin();
 		n = xksm_scan_next_pages(pages, min(scan_npages, XKSM_SCAN_CHUNK),
 					 &pass_end);
@@ -735,10 +736,13 @@ static int xksm_scan_thread(void *nothing)
 				xksm_reap_paced();
 			else
 				xksm_do_scan(xksm_thread_pages_to_scan);
-		} else {
-			/* Idle for a while, maybe long: keep nothing spare. */
-			xksm_drain_spare_rmap_items();
 		}
+		/*
+		 * Nothing to scan (stopped, or nothing registered), maybe
+		 * for long: keep no spare rmap_items meanwhile.
+		 */
+		if (!xksmd_should_run() || list_empty(&xksm_mm_head.mm_node))
+			xksm_drain_spare_rmap_items();
 		mutex_unlock(&xksm_thread_mutex);
 
 		if (xksmd_should_run()) {
@@ -824,6 +828,8 @@ int xksm_unmerge_all(void)
 	/* Clean up stable nodes, but don't worry if some are still busy */
 	xksm_remove_all_stable_nodes();
 	xksm_reap_deferred();
+	/* Nor any spare rmap_item: run=2 leaves no object of xksm's. */
+	xksm_drain_spare_rmap_items();
 	xksm_scan.seqnr = 0;
 	return 0;
 
