@@ -384,15 +384,6 @@ static void xksm_prune_migrate_nodes(void)
 }
 
 /*
- * xksmd takes the pages of a batch a few at a time: up to XKSM_SCAN_CHUNK
- * found by one walk under one mmap_lock, then merged one by one with no
- * lock held (the merge takes what it needs, and checks again that the
- * address is still registered).  Mainline takes the mmap_lock and walks
- * the page tables from the top again for every page.  (XKSM_SCAN_CHUNK is
- * in xksm.h: rmap_item.c keeps a chunk's worth of spare rmap_items.)
- */
-
-/*
  * Room for what one walk finds: up to XKSM_SCAN_CHUNK pages to merge, and
  * the pages smart_scan skips among them, which the walk passes over
  * without a reference (most pages, in a steady state of unique ones).

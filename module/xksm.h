@@ -411,7 +411,15 @@ extern unsigned long xksm_rmap_items;
 extern unsigned long xksm_rmap_items_deferred;
 extern unsigned long xksm_routes_lost;
 extern bool xksm_dedup_routes;
-#define XKSM_SCAN_CHUNK		32	/* pages found by one walk (scan.c) */
+/*
+ * xksmd takes the pages of a batch a few at a time: up to XKSM_SCAN_CHUNK
+ * found by one walk under one mmap_lock (scan.c), then merged one by one
+ * with no lock held (the merge takes what it needs, and checks again that
+ * the address is still registered).  Mainline takes the mmap_lock and
+ * walks the page tables from the top again for every page.  rmap_item.c
+ * keeps a chunk's worth of spare rmap_items for the new pages among them.
+ */
+#define XKSM_SCAN_CHUNK		32
 #define XKSM_SPARE_RMAP_ITEMS	XKSM_SCAN_CHUNK
 extern unsigned int xksm_nr_spare_rmap_items;
 void xksm_refill_spare_rmap_items(void);
