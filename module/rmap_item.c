@@ -104,12 +104,21 @@ MODULE_PARM_DESC(dedup_routes,
  * allocator is entered once a chunk, not once a page: on a first pass,
  * where every page is new, that was a third of xksmd's time in the guests,
  * whose slab debugging records a stack trace at every call.  They are not
- * counted in xksm_rmap_items (nothing uses them yet).  They are freed
- * when xksmd has nothing to scan (scan.c), by run=2, and at unload.
- * Under xksm_thread_mutex.
+ * counted in xksm_rmap_items (nothing uses them yet).
+ *
+ * Spares are made only where pages are new: after a refill, only once a
+ * new page has taken one (or had to be allocated on its own, when none
+ * was left).  A pass that met no new page frees them at its end, so a
+ * scanner in steady state keeps none, and its metadata is the rmap_items
+ * it uses.  They are also freed when xksmd has nothing to scan (scan.c),
+ * by run=2, and at unload.  All of it under xksm_thread_mutex.
  */
 static void *xksm_spare_rmap_items[XKSM_SPARE_RMAP_ITEMS];
 unsigned int xksm_nr_spare_rmap_items;
+/* A new page met since the spares were last refilled or freed. */
+static bool xksm_spares_wanted = true;
+/* A new page met in this pass. */
+static bool xksm_pass_met_new_page;
 
 void xksm_refill_spare_rmap_items(void)
 {
@@ -117,8 +126,7 @@ void xksm_refill_spare_rmap_items(void)
 	u64 t;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	/* Refill when half used: a pass over old pages uses none. */
-	if (nr > XKSM_SPARE_RMAP_ITEMS / 2)
+	if (!xksm_spares_wanted || nr > XKSM_SPARE_RMAP_ITEMS / 2)
 		return;
 	t = xksm_prof_begin();
 	got = kmem_cache_alloc_bulk(xksm_rmap_item_cache,
@@ -127,14 +135,30 @@ void xksm_refill_spare_rmap_items(void)
 				    xksm_spare_rmap_items + nr);
 	xksm_prof_end_n(XKSM_PH_ALLOC, t, got);
 	xksm_nr_spare_rmap_items = nr + got;
+	xksm_spares_wanted = false;
+}
+
+static void __xksm_drain_spare_rmap_items(void)
+{
+	kmem_cache_free_bulk(xksm_rmap_item_cache, xksm_nr_spare_rmap_items,
+			     xksm_spare_rmap_items);
+	xksm_nr_spare_rmap_items = 0;
+	xksm_spares_wanted = false;
 }
 
 void xksm_drain_spare_rmap_items(void)
 {
 	lockdep_assert_held(&xksm_thread_mutex);
-	kmem_cache_free_bulk(xksm_rmap_item_cache, xksm_nr_spare_rmap_items,
-			     xksm_spare_rmap_items);
-	xksm_nr_spare_rmap_items = 0;
+	__xksm_drain_spare_rmap_items();
+}
+
+/* The end of a full scan: keep spares only while passes meet new pages. */
+void xksm_spare_rmap_items_pass_end(void)
+{
+	lockdep_assert_held(&xksm_thread_mutex);
+	if (!xksm_pass_met_new_page)
+		__xksm_drain_spare_rmap_items();
+	xksm_pass_met_new_page = false;
 }
 
 static struct xksm_rmap_item *xksm_alloc_rmap_item(gfp_t gfp)
@@ -492,16 +516,19 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 	if (rmap_item)
 		return rmap_item;
 
+	xksm_spares_wanted = true;
+	xksm_pass_met_new_page = true;
 	if (xksm_nr_spare_rmap_items) {
 		rmap_item = xksm_spare_rmap_items[--xksm_nr_spare_rmap_items];
-		xksm_rmap_items++;
 	} else {
 		t = xksm_prof_begin();
-		rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
+		rmap_item = kmem_cache_zalloc(xksm_rmap_item_cache, GFP_KERNEL |
+					      __GFP_NORETRY | __GFP_NOWARN);
 		xksm_prof_end(XKSM_PH_ALLOC, t);
 	}
 	if (rmap_item) {
 		/* It has already been zeroed */
+		xksm_rmap_items++;
 		rmap_item->mm = slot->mm;
 		slot->rmap_items++;
 		rmap_item->address = addr;
@@ -699,7 +726,6 @@ int xksm_rmap_item_init(void)
 void xksm_rmap_item_exit(void)
 {
 	WARN_ON_ONCE(xksm_reap_list);
-	kmem_cache_free_bulk(xksm_rmap_item_cache, xksm_nr_spare_rmap_items,
-			     xksm_spare_rmap_items);
+	__xksm_drain_spare_rmap_items();
 	kmem_cache_destroy(xksm_rmap_item_cache);
 }

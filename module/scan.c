@@ -399,9 +399,10 @@ struct xksm_scan_page {
 	bool adopt;			/* a KSM page outside registrations */
 };
 
-/* The end of a full scan: the advisor, and the pass number. */
+/* The end of a full scan: the advisor, spares, and the pass number. */
 static void xksm_scan_end_pass(void)
 {
+	xksm_spare_rmap_items_pass_end();
 	if (xksm_advisor == XKSM_ADVISOR_SCAN_TIME)
 		xksm_scan_time_advisor();
 	trace_xksm_stop_scan(xksm_scan.seqnr,

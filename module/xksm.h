@@ -424,6 +424,7 @@ extern bool xksm_dedup_routes;
 extern unsigned int xksm_nr_spare_rmap_items;
 void xksm_refill_spare_rmap_items(void);
 void xksm_drain_spare_rmap_items(void);
+void xksm_spare_rmap_items_pass_end(void);
 int xksm_rmap_item_init(void);
 void xksm_rmap_item_exit(void);
 struct xksm_rmap_item *xksm_find_rmap_item(struct xksm_mm_slot *slot,

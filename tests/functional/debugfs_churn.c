@@ -7,7 +7,8 @@
  * each shared twice.  stable_tree lists N nodes, each with sharing 2 and
  * two live rmap_items of this pid and comm at the twins' addresses, its
  * kpfn the PFN pagemap shows; mm_slots shows this mm with both ranges on;
- * objects agrees with the sysfs counters and with mm_slots; scan and
+ * objects agrees with the sysfs counters and with mm_slots, and shows no
+ * spare rmap_item after a pass that met no new page; scan and
  * unstable_tree agree with sysfs.  A forked child then keeps the pages
  * mapped while this process unregisters one twin: reap_list lists a
  * deferred route for each of its addresses, still on its node, and
@@ -510,6 +511,17 @@ static void check_objects(void)
 	      "objects: xksm_mm_slot %lld == the slots mm_slots lists (%d)", slots, nslots);
 	free(block);
 	free(m);
+	free(s);
+
+	/*
+	 * Spare rmap_items are made for new pages only: after a whole pass
+	 * that met none (two full scans from here), xksmd keeps none.
+	 */
+	xt_wait_full_scans(2);
+	s = read_or_die("objects");
+	check(field(s, "spare") == 0 && line_value(s, "xksm_rmap_item") == 2 * N,
+	      "objects: no spare rmap_item after a pass without new pages (spare %lld)",
+	      field(s, "spare"));
 	free(s);
 }
 
