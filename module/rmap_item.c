@@ -687,6 +687,32 @@ int xksm_break_deferred(void)
 	return err;
 }
 
+/*
+ * Whether @vma's anon_vma is its own alone: @vma was never forked from
+ * another mm nor split (its chain holds only its anon_vma), and its mm
+ * never forked it (that anon_vma has no child anon_vma, and no other vma).
+ * A route that finds such a mapping goes through that anon_vma at the
+ * mapping's address: the mm's own rmap_item there, or a deferred one of a
+ * forked child that has exited since.  Then xksm_rmap_item_covered_by()
+ * need not walk the stable node's list (merging pages of unrelated
+ * processes into one KSM page was O(n) in the mappings it had already).
+ *
+ * Read without the anon_vma lock: the chain and the counts change under
+ * the mmap_lock for write (fork, vma split, merge, move), which the
+ * caller's mmap_lock excludes, but for num_children falling as a child
+ * exits.  Either answer is safe: true only makes the mapping take a route
+ * of its own, as with dedup_routes=N, and a duplicate route is reaped once
+ * no mapping needs it.
+ */
+static bool xksm_anon_vma_unshared(struct vm_area_struct *vma)
+{
+	struct anon_vma *anon_vma = vma->anon_vma;
+
+	return anon_vma && list_is_singular(&vma->anon_vma_chain) &&
+	       !READ_ONCE(anon_vma->num_children) &&
+	       READ_ONCE(anon_vma->num_active_vmas) == 1;
+}
+
 /**
  * xksm_rmap_item_covered_by - whether a mapping is found without a route
  * @stable_node: the KSM page's node
@@ -706,6 +732,8 @@ bool xksm_rmap_item_covered_by(struct xksm_stable_node *stable_node,
 	lockdep_assert_held(&xksm_thread_mutex);
 	mmap_assert_locked(vma->vm_mm);
 	if (!READ_ONCE(xksm_dedup_routes))
+		return false;
+	if (xksm_anon_vma_unshared(vma))
 		return false;
 	hlist_for_each_entry(route, &stable_node->hlist, hlist) {
 		if ((route->address & PAGE_MASK) != addr)

@@ -248,20 +248,14 @@ static bool xksm_should_skip_rmap_item(struct page *page,
  * addresses ahead of the cursor, looked up in address order without
  * freeing any (the cursor does that, after the walk).
  */
-struct xksm_scan_skip {
-	struct xksm_walk_skip ws;
-	struct xksm_rmap_item *peek;	/* the next rmap_item to look at */
-};
-
-static bool xksm_scan_skip(struct xksm_walk_skip *ws, unsigned long addr,
-			   struct folio *folio)
+bool xksm_scan_skip(struct xksm_walk_skip *ws, unsigned long addr,
+		    struct folio *folio)
 {
-	struct xksm_scan_skip *ss = container_of(ws, struct xksm_scan_skip, ws);
-	struct xksm_rmap_item *rmap_item = ss->peek;
+	struct xksm_rmap_item *rmap_item = ws->peek;
 
 	while (rmap_item && (rmap_item->address & PAGE_MASK) < addr)
 		rmap_item = rmap_item->rmap_list;
-	ss->peek = rmap_item;
+	ws->peek = rmap_item;
 	return rmap_item && (rmap_item->address & PAGE_MASK) == addr &&
 	       xksm_rmap_item_skipped(rmap_item, folio_test_ksm(folio));
 }
@@ -527,7 +521,7 @@ static unsigned int xksm_scan_next_pages(struct xksm_scan_page *pages,
 					 unsigned int max, bool *pass_end)
 {
 	struct xksm_walk_result *res = xksm_scan_results;
-	struct xksm_scan_skip ss = { .ws.skip = xksm_scan_skip };
+	struct xksm_walk_skip ws;
 	struct xksm_rmap_item *rmap_item;
 	struct xksm_mm_slot *slot;
 	struct vm_area_struct *vma;
@@ -584,10 +578,10 @@ next_mm:
 				xksm_scan.address = vma->vm_end;
 				break;
 			}
-			ss.peek = *xksm_scan.rmap_list;
+			ws.peek = *xksm_scan.rmap_list;
 			found = xksm_walk_pages(vma, addr, span_end, res,
 						XKSM_SCAN_ROOM, max - n,
-						kept ? NULL : &ss.ws, kept, &next);
+						kept ? NULL : &ws, kept, &next);
 			xksm_scan.address = next;
 
 			for (i = 0; i < found; i++) {

@@ -82,7 +82,7 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 	res->folio = NULL;
 	res->addr = addr;
 	res->zero = !page;
-	res->skipped = folio && arg->ws && arg->ws->skip(arg->ws, addr, folio);
+	res->skipped = folio && arg->ws && xksm_scan_skip(arg->ws, addr, folio);
 	return true;
 }
 

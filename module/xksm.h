@@ -521,18 +521,24 @@ struct xksm_walk_result {
 	struct folio *folio;	/* its folio, with a reference (scan) */
 	unsigned long addr;	/* where */
 	bool zero;		/* a pte mapping the zero page */
-	bool skipped;		/* a page the walk's skip() passed over */
+	bool skipped;		/* a page xksm_scan_skip() passed over */
 };
 
 /*
  * What xksm_walk_pages() asks, under the page table lock, of each page it
  * finds: whether to pass over it without taking a reference (a page that
- * smart_scan skips this pass).  It must not sleep, nor change anything.
+ * smart_scan skips this pass).  xksm_scan_skip() (scan.c) answers, looking
+ * up the rmap_items ahead of the cursor from @peek on, in address order;
+ * it must not sleep, nor change anything.  A direct call, not through a
+ * pointer: it is asked of every pte, where an indirect call (a retpoline
+ * in Debian's kernels) is dear.
  */
 struct xksm_walk_skip {
-	bool (*skip)(struct xksm_walk_skip *ws, unsigned long addr,
-		     struct folio *folio);
+	struct xksm_rmap_item *peek;	/* the next rmap_item to look at */
 };
+
+bool xksm_scan_skip(struct xksm_walk_skip *ws, unsigned long addr,
+		    struct folio *folio);
 
 unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 			     unsigned long end, struct xksm_walk_result *res,
