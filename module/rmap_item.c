@@ -690,7 +690,8 @@ int xksm_break_deferred(void)
 /*
  * Whether @vma's anon_vma is its own alone: @vma was never forked from
  * another mm nor split (its chain holds only its anon_vma), and its mm
- * never forked it (that anon_vma has no child anon_vma, and no other vma).
+ * never forked it (that anon_vma, a root, has no child anon_vma and no
+ * other vma).
  * A route that finds such a mapping goes through that anon_vma at the
  * mapping's address: the mm's own rmap_item there, or a deferred one of a
  * forked child that has exited since.  Then xksm_rmap_item_covered_by()
@@ -700,16 +701,17 @@ int xksm_break_deferred(void)
  * Read without the anon_vma lock: the chain and the counts change under
  * the mmap_lock for write (fork, vma split, merge, move), which the
  * caller's mmap_lock excludes, but for num_children falling as a child
- * exits.  Either answer is safe: true only makes the mapping take a route
- * of its own, as with dedup_routes=N, and a duplicate route is reaped once
- * no mapping needs it.
+ * exits.  Either answer is safe: true only gives the mapping a route of
+ * its own, as dedup_routes=N does.
  */
 static bool xksm_anon_vma_unshared(struct vm_area_struct *vma)
 {
 	struct anon_vma *anon_vma = vma->anon_vma;
 
-	return anon_vma && list_is_singular(&vma->anon_vma_chain) &&
-	       !READ_ONCE(anon_vma->num_children) &&
+	/* A root counts itself among its children (__anon_vma_prepare()). */
+	return anon_vma && anon_vma->root == anon_vma &&
+	       list_is_singular(&vma->anon_vma_chain) &&
+	       READ_ONCE(anon_vma->num_children) == 1 &&
 	       READ_ONCE(anon_vma->num_active_vmas) == 1;
 }
 

@@ -530,8 +530,7 @@ struct xksm_walk_result {
  * smart_scan skips this pass).  xksm_scan_skip() (scan.c) answers, looking
  * up the rmap_items ahead of the cursor from @peek on, in address order;
  * it must not sleep, nor change anything.  A direct call, not through a
- * pointer: it is asked of every pte, where an indirect call (a retpoline
- * in Debian's kernels) is dear.
+ * pointer: it is asked of every pte.
  */
 struct xksm_walk_skip {
 	struct xksm_rmap_item *peek;	/* the next rmap_item to look at */
