@@ -520,15 +520,14 @@ struct xksm_rmap_item *xksm_get_next_rmap_item(struct xksm_mm_slot *slot,
 	xksm_pass_met_new_page = true;
 	if (xksm_nr_spare_rmap_items) {
 		rmap_item = xksm_spare_rmap_items[--xksm_nr_spare_rmap_items];
+		xksm_rmap_items++;
 	} else {
 		t = xksm_prof_begin();
-		rmap_item = kmem_cache_zalloc(xksm_rmap_item_cache, GFP_KERNEL |
-					      __GFP_NORETRY | __GFP_NOWARN);
+		rmap_item = xksm_alloc_rmap_item(GFP_KERNEL | __GFP_NORETRY);
 		xksm_prof_end(XKSM_PH_ALLOC, t);
 	}
 	if (rmap_item) {
 		/* It has already been zeroed */
-		xksm_rmap_items++;
 		rmap_item->mm = slot->mm;
 		slot->rmap_items++;
 		rmap_item->address = addr;
