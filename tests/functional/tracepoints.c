@@ -30,9 +30,9 @@
  *     stable nodes of the KSM pages, freed with their last mapping, are
  *     removed by then or by run=2 (xksm_remove_ksm_page with their kpfn).
  *
- * Then the tools users read them with, not on the debug kernel (see
- * trace_cmd()), each where the guest has it: "trace-cmd record -e xksm"
- * (/usr/bin/trace-cmd), read back with "trace-cmd report"; and perf
+ * Then the tools users read them with, each where the guest has it:
+ * "trace-cmd record -e xksm" (/usr/bin/trace-cmd), read back with
+ * "trace-cmd report"; and perf
  * (/usr/bin/perf, Debian's linux-perf): "perf list 'xksm:*'" must list
  * every event as a tracepoint, and "perf stat -a" counts
  * xksm_merge_one_page and xksm_stop_scan.  Each tool's command is this
@@ -43,14 +43,14 @@
  * the passes that surely ended inside the window and those that
  * full_scans saw around the tool's whole run.
  *
- * At the end the events are disabled and the buffer cleared.  xksm only.
+ * The events are toggled with options/record-cmd off and xksmd stopped
+ * (see setup_tracefs()).  At the end the events are disabled, the buffer
+ * cleared and record-cmd restored.  xksm only.
  */
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <ctype.h>
 #include <poll.h>
-
-#include <sys/utsname.h>
 
 #include "xksm_test.h"
 
@@ -89,6 +89,7 @@ static const struct {
 /* --- tracefs ------------------------------------------------------------ */
 
 static int mounted, enabled;
+static char record_cmd = '1';	/* options/record-cmd as found */
 
 static int tfs_write(const char *name, const char *s)
 {
@@ -115,6 +116,7 @@ static void trace_off(void)
 		tfs_write("events/xksm/enable", "0");
 		clear_trace();
 		tfs_write("trace_options", "pause-on-trace");
+		tfs_write("options/record-cmd", record_cmd == '0' ? "0" : "1");
 		enabled = 0;
 	}
 }
@@ -363,6 +365,29 @@ static void setup_tracefs(void)
 
 	/* Reading "trace" must not stop the recording of what xksmd does. */
 	tfs_write("trace_options", "nopause-on-trace");
+	/*
+	 * Enable only xksm's own tracepoints, and only while nothing runs
+	 * xksm's code (xksmd is stopped here, and in window_run() while the
+	 * tools start and stop).  With record-cmd on, enabling the first event
+	 * of any kind also hooks sched_switch and sched_wakeup to record
+	 * comms: the kernel then patches its hottest call sites through int3
+	 * (text_poke_bp()), and under QEMU's TCG a vCPU can still run the int3
+	 * after the patching is over, its interrupt handler translated from
+	 * the half-patched code: "Oops: int3" in ttwu_do_activate(), in CI
+	 * on 6.12 and on the debug kernel.  A loop toggling
+	 * events/xksm/enable while both vCPUs take timer wakeups hit it
+	 * within 12 s of boot; with record-cmd off it ran 3168 toggles in 4
+	 * minutes.  This test reads the events' pids, never their comms.
+	 */
+	{
+		char *rc = slurp(TRACEFS "/options/record-cmd");
+
+		if (rc)
+			record_cmd = rc[0];
+		free(rc);
+		if (tfs_write("options/record-cmd", "0"))
+			fatal("write " TRACEFS "/options/record-cmd");
+	}
 	if (tfs_write("tracing_on", "1"))
 		fatal("write " TRACEFS "/tracing_on");
 	if (tfs_write("events/xksm/enable", "1"))
@@ -680,14 +705,6 @@ static int window_cmd(void)
 	return 0;
 }
 
-/* Debug kernel: see trace_cmd(). */
-static int on_debug_kernel(void)
-{
-	struct utsname uts;
-
-	return uname(&uts) == 0 && strstr(uts.release, "debug");
-}
-
 struct window {
 	pid_t pid;
 	int end;		/* closing it ends the command */
@@ -717,7 +734,8 @@ static int window_run(struct window *w, char *const argv[], unsigned int seed)
 
 	if (pipe2(go, O_CLOEXEC) || pipe2(end, O_CLOEXEC))
 		fatal("pipe2");
-	xt_knob_set("run", 1);
+	/* xksmd stays stopped while the tool enables the events: setup_tracefs(). */
+	xt_knob_set("run", 0);
 	w->f0 = xt_knob("full_scans");
 	fflush(stdout);
 	w->pid = fork();
@@ -742,6 +760,14 @@ static int window_run(struct window *w, char *const argv[], unsigned int seed)
 		return 0;
 
 	w->fgo = xt_knob("full_scans");
+	{
+		char *rc = slurp(TRACEFS "/options/record-cmd");
+
+		check(rc && rc[0] == '0', "%s leaves options/record-cmd off while it records (%c)",
+		      argv[0], rc ? rc[0] : '?');
+		free(rc);
+	}
+	xt_knob_set("run", 1);
 	for (k = 0; k < PAIRS; k++)
 		xt_map_twins(2, seed + k, &x[k], &y[k]);
 	for (deadline = xt_now() + 120;; xt_msleep(200)) {
@@ -762,6 +788,7 @@ static int window_end(struct window *w)
 {
 	int status;
 
+	xt_knob_set("run", 0);		/* ... and while it disables them */
 	close(w->end);
 	if (waitpid(w->pid, &status, 0) != w->pid)
 		fatal("wait for %s", "the tool");
@@ -803,17 +830,6 @@ static void trace_cmd(void)
 	if (access(TRACE_CMD, X_OK)) {
 		xt_note("no %s in this guest: the trace-cmd record/report check is skipped",
 			TRACE_CMD);
-		return;
-	}
-	/*
-	 * Not on the debug kernel: there, under QEMU's TCG, trace-cmd's
-	 * toggling of the kernel's own tracepoints once crashed the guest with
-	 * "Oops: int3" in trace_sched_wakeup, a text_poke() of the kernel's
-	 * racing its own interrupt (the emulator, not xksm: the xksm events
-	 * above are toggled there too).  The target kernels run it.
-	 */
-	if (on_debug_kernel()) {
-		xt_note("debug kernel: the trace-cmd record/report check runs on the target kernels only");
 		return;
 	}
 	unlink(TC_DATA);
@@ -928,10 +944,6 @@ static void perf_check(void)
 		xt_note("no %s in this guest: the perf checks are skipped", PERF);
 		return;
 	}
-	if (on_debug_kernel()) {
-		xt_note("debug kernel: the perf checks run on the target kernels only");
-		return;
-	}
 	perf_list();
 	perf_stat();
 }
@@ -975,6 +987,10 @@ int main(int argc, char **argv)
 		check(on && on[0] == '0' && nevs == 0,
 		      "at the end the xksm events are disabled (enable: %c) and the buffer is "
 		      "empty (%zu events)", on ? on[0] : '?', nevs);
+		free(on);
+		on = slurp(TRACEFS "/options/record-cmd");
+		check(on && on[0] == record_cmd, "options/record-cmd is back as it was (%c, was %c)",
+		      on ? on[0] : '?', record_cmd);
 		free(on);
 	}
 	trace_unmount();
