@@ -641,12 +641,12 @@ void xksm_cmp_and_merge_page(struct page *page, struct xksm_rmap_item *rmap_item
 		}
 
 		/*
-		 * Mainline searches the stable tree before it checksums the
-		 * page, so that a page merging into a KSM page costs no
-		 * checksum.  xksm's search needs the page's key, a hash as
-		 * dear as the checksum; but a page unchanged since the last
-		 * pass still has the key it had then, which its rmap_item
-		 * kept: try that first.  If the page changed since, the
+		 * Mainline 6.1 searches the stable tree before it checksums
+		 * the page, so that a page merging into a KSM page costs no
+		 * checksum (6.12 checksums first).  xksm's search needs the
+		 * page's key, a hash as dear as the checksum; but a page
+		 * unchanged since the last pass still has the key it had
+		 * then, which its rmap_item kept: try that first.  If the page changed since, the
 		 * merge's memcmp() says so (a key is only ever a hint), and
 		 * the page is hashed as usual.  Only in domain 0 (salt 0,
 		 * merge_scope "all"): elsewhere a key kept from before a
