@@ -74,7 +74,9 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
 /*
  * Copy the KSM (or zero) page at @addr of @vma back into a private page,
  * as mainline's break_ksm().  Loops because the fault may back out on a
- * racing pte update.  mmap_lock held.
+ * racing pte update.  mmap_lock held, and the mm's exit held off: by a
+ * reference on its users (xksm_mmap_read_lock_pinned()), by being the
+ * mm's own task, or by the mmap_lock held for write.
  */
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too)
 {
@@ -109,7 +111,8 @@ out:
 
 /*
  * Copy back the KSM page at the rmap_item's address, if it is still
- * registered there.
+ * registered there.  The mm is pinned: xksmd holds no reference on its
+ * users, and a fault must not race its exit (mm_slot.c).
  */
 static void xksm_break_rmap_item(struct xksm_rmap_item *rmap_item)
 {
@@ -117,11 +120,12 @@ static void xksm_break_rmap_item(struct xksm_rmap_item *rmap_item)
 	unsigned long addr = rmap_item->address & PAGE_MASK;
 	struct vm_area_struct *vma;
 
-	mmap_read_lock(mm);
+	if (!xksm_mmap_read_lock_pinned(mm))
+		return;
 	vma = xksm_find_mergeable_vma(mm, addr);
 	if (vma)
 		xksm_break_ksm(vma, addr, false);
-	mmap_read_unlock(mm);
+	xksm_mmap_read_unlock_pinned(mm);
 }
 
 /*

@@ -75,6 +75,50 @@ bool xksm_test_exit(struct mm_struct *mm)
 	return atomic_read(&mm->mm_users) == 0;
 }
 
+/*
+ * Take @mm's mmap_lock for read to fault pages into it (to unmerge), when
+ * the caller holds no reference on its users: with one taken, so that the
+ * mm cannot begin to exit meanwhile.  False, with nothing taken, if it has
+ * exited already.  Undo with xksm_mmap_read_unlock_pinned().
+ *
+ * xksm_test_exit() under the lock is not enough for a fault.  exit_mmap()
+ * zaps the page tables with the mmap_lock held only for read (6.1 and
+ * 6.12), and frees them later, under the lock for write, without looking
+ * at what they still map.  If the last user goes just after the check, the
+ * zap runs beside us; should it clear a pte between our look at it and
+ * the fault, the fault finds none and maps a new page (6.1's write fault:
+ * do_anonymous_page()) that no one unmaps again.  That page stays mapped
+ * after its anon_vma is freed (the next rmap walk on it, by compaction say,
+ * reads freed memory), and the mm is freed with "BUG: Bad rss-counter
+ * state".  Mainline's ksmd is kept out by ksm_exit(), which __mmput() calls
+ * before exit_mmap(): it takes and drops the mmap_lock for write, so ksmd,
+ * which checks ksm_test_exit() under the lock, is gone before the zap.  A
+ * module has no hook there; holding mm_users instead, exit_mmap() cannot
+ * start until our mmput().
+ *
+ * Merging needs no pin: it only replaces a pte it found present, under the
+ * page table lock, and checks it is unchanged (merge.c); a zapped pte stays
+ * zapped.
+ */
+bool xksm_mmap_read_lock_pinned(struct mm_struct *mm)
+{
+	if (!mmget_not_zero(mm))
+		return false;
+	mmap_read_lock(mm);
+	return true;
+}
+
+/*
+ * Drop what xksm_mmap_read_lock_pinned() took.  Should ours be the last
+ * reference, the mm's teardown goes to a workqueue (mmput_async()): it is
+ * the exiting process's work, not for xksmd to do under xksm_thread_mutex.
+ */
+void xksm_mmap_read_unlock_pinned(struct mm_struct *mm)
+{
+	mmap_read_unlock(mm);
+	mmput_async(mm);
+}
+
 struct xksm_mm_slot *xksm_get_mm_slot_locked(struct mm_struct *mm)
 {
 	struct xksm_mm_slot *slot;

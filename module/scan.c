@@ -796,13 +796,20 @@ int xksm_unmerge_all(void)
 				break;
 		}
 
+		/*
+		 * Unmerging faults: pinned, so that the mm cannot exit under
+		 * it (mm_slot.c).  Then, with the pin dropped, forget the mm
+		 * if it has exited by now (no page of it is mapped any more,
+		 * or soon not).
+		 */
 		mm = slot->mm;
-		mmap_read_lock(mm);
-		if (!xksm_test_exit(mm)) {
+		if (xksm_mmap_read_lock_pinned(mm)) {
 			err = xksm_unmerge_vmas(slot, mm);
+			xksm_mmap_read_unlock_pinned(mm);
 			if (err)
 				goto error;
 		}
+		mmap_read_lock(mm);
 		xksm_remove_trailing_rmap_items(&slot->rmap_list);
 		xksm_scan_next_slot(slot, xksm_test_exit(mm));
 	}
@@ -820,7 +827,6 @@ int xksm_unmerge_all(void)
 	return 0;
 
 error:
-	mmap_read_unlock(mm);
 	spin_lock(&xksm_mmlist_lock);
 	xksm_scan.mm_slot = &xksm_mm_head;
 	xksm_scan_unmerging = false;

@@ -352,6 +352,8 @@ struct xksm_mm_slot *xksm_get_mm_slot(struct mm_struct *mm);
 struct xksm_mm_slot *xksm_get_mm_slot_locked(struct mm_struct *mm);
 void xksm_free_mm_slot(struct xksm_mm_slot *slot);
 bool xksm_test_exit(struct mm_struct *mm);
+bool xksm_mmap_read_lock_pinned(struct mm_struct *mm);
+void xksm_mmap_read_unlock_pinned(struct mm_struct *mm);
 bool xksm_vma_compatible(struct vm_area_struct *vma);
 bool xksm_addr_registered(struct xksm_mm_slot *slot, struct vm_area_struct *vma,
 			  unsigned long addr);
