@@ -110,13 +110,16 @@ bool xksm_mmap_read_lock_pinned(struct mm_struct *mm)
 
 /*
  * Drop what xksm_mmap_read_lock_pinned() took.  Should ours be the last
- * reference, the mm's teardown goes to a workqueue (mmput_async()): it is
- * the exiting process's work, not for xksmd to do under xksm_thread_mutex.
+ * reference, the mm is torn down here and now, as mainline's exiting
+ * process does right after ksm_exit(): so that run=2 (and unload) leave no
+ * page of it mapped behind them.  No lock but xksm_thread_mutex may be
+ * held: __mmput() takes the mmap_lock for write, and nothing it does
+ * waits for xksm (the mutex is outermost: xksm.h).
  */
 void xksm_mmap_read_unlock_pinned(struct mm_struct *mm)
 {
 	mmap_read_unlock(mm);
-	mmput_async(mm);
+	mmput(mm);
 }
 
 struct xksm_mm_slot *xksm_get_mm_slot_locked(struct mm_struct *mm)

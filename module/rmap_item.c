@@ -660,8 +660,7 @@ static int xksm_break_route(struct xksm_rmap_item *route)
 					err = xksm_break_ksm(vma, addr, false);
 				mmap_read_unlock(mm);
 			}
-			/* The last user may have gone: see mm_slot.c. */
-			mmput_async(mm);
+			mmput(mm);
 		}
 	} while (nr == XKSM_ROUTE_BATCH && !err);
 	return err;

@@ -689,9 +689,8 @@ static void print_mappers(void)
  * run=2 has unmerged everything and stays until run=1.  Only a fork in
  * flight may still hold merged pages (xksm learns of a fork after its
  * page tables are copied, and copies the child's pages back at once), or
- * an exit in flight (a process whose last user went while run=2 held it:
- * its pages stay mapped until its teardown, queued by mmput_async(), has
- * run; mainline's KSM has the same window between ksm_exit() and
+ * an exit in flight (its pages stay mapped until its exit_mmap() has
+ * zapped them; mainline's KSM has the same window between ksm_exit() and
  * exit_mmap()).  That refusal must be gone within three seconds (the
  * fork's work item waits for a worker; in a guest this busy, under TCG,
  * that once took 1.8 s).
