@@ -27,6 +27,7 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pid.h>
+#include <linux/pagemap.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
 #include <linux/sched/cputime.h>
@@ -63,12 +64,16 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
  * XKSM_HAVE_MADVISE_SELF_NO_NICE: process_madvise() on a pidfd of the
  *	caller's own process needs no CAP_SYS_NICE (so on Debian's 6.12, not
  *	on its 6.1); xksm's XKSM_PIDFD does as process_madvise() does.
+ * XKSM_HAVE_SWAP_CACHE_INDEX: each 64 MiB address space of the swapcache
+ *	indexes its folios by the offset within it, swap_cache_index() (by
+ *	6.12); on 6.1 by the whole offset.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
 #define XKSM_HAVE_KSM_MERGE_ANY	1
 #define XKSM_HAVE_FOLIO_SWAP	1
 #define XKSM_HAVE_MADVISE_SELF_NO_NICE	1
+#define XKSM_HAVE_SWAP_CACHE_INDEX	1
 #endif
 
 #include "kernel_api.h"
@@ -403,6 +408,36 @@ static inline vm_fault_t xksm_unshare_fault(struct vm_area_struct *vma,
 	for (avc = xksm_call(anon_vma_interval_tree_iter_first)(root, start, last); \
 	     avc;							\
 	     avc = xksm_call(anon_vma_interval_tree_iter_next)(avc, start, last))
+
+/* mm/swap.h (private): one swapcache address space for each 64 MiB of swap. */
+#define XKSM_SWAP_ADDRESS_SPACE_SHIFT	14
+
+/*
+ * The folio the swapcache holds for swap @entry, with a reference, or NULL:
+ * filemap_get_folio(swap_address_space(entry), index), as the kernel's
+ * swap_cache_get_folio() looks it up, less its readahead accounting.  The
+ * caller keeps the swap device from swapoff (which frees the address
+ * spaces): by the page table lock of a pte holding @entry, say.  Does not
+ * sleep.
+ */
+static inline struct folio *xksm_swap_cache_folio(swp_entry_t entry)
+{
+	struct address_space *spaces;
+	pgoff_t offset = swp_offset(entry);
+	struct folio *folio;
+
+	spaces = READ_ONCE(xksm_var_swapper_spaces[swp_type(entry)]);
+	if (!spaces)
+		return NULL;
+#ifdef XKSM_HAVE_SWAP_CACHE_INDEX
+	folio = filemap_get_folio(&spaces[offset >> XKSM_SWAP_ADDRESS_SPACE_SHIFT],
+				  offset & ((1UL << XKSM_SWAP_ADDRESS_SPACE_SHIFT) - 1));
+#else
+	folio = filemap_get_folio(&spaces[offset >> XKSM_SWAP_ADDRESS_SPACE_SHIFT],
+				  offset);
+#endif
+	return IS_ERR_OR_NULL(folio) ? NULL : folio;
+}
 
 /* Whether a non-present, non-none @pte holds the swap entry of @folio. */
 static inline bool xksm_pte_is_swap_of(pte_t pte, struct folio *folio)

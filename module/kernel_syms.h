@@ -68,6 +68,8 @@ XKSM_FUNC(anon_vma_interval_tree_iter_next)
 XKSM_FUNC(pidfd_get_task)
 XKSM_FUNC(mm_access)
 
+/* The swapcache, for unmerging a KSM page that waits there (walk.c). */
+XKSM_VAR(struct address_space *, swapper_spaces)
 /* The parent of /sys/kernel/mm/xksm (not exported on 6.12). */
 XKSM_VAR(struct kobject *, mm_kobj)
 

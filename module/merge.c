@@ -89,6 +89,14 @@ int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too
 
 		cond_resched();
 		kind = xksm_pte_kind(vma, addr);
+		/*
+		 * A KSM page in the swapcache (walk.c): the first fault
+		 * swaps it in, the next copies it.  Only asked first: after
+		 * a fault, a pte that is no KSM page is done.
+		 */
+		if (kind == XKSM_PTE_OTHER && first == XKSM_PTE_OTHER &&
+		    xksm_pte_ksm_unmapped(vma, addr))
+			kind = XKSM_PTE_KSM;
 		if (kind == XKSM_PTE_OTHER ||
 		    (kind == XKSM_PTE_ZERO && !zero_too))
 			goto out;

@@ -37,6 +37,35 @@ struct xksm_walk_arg {
 };
 
 /*
+ * Whether swap @entry leads to a KSM page that waits in the swapcache:
+ * reclaim has unmapped it (every pte that mapped it holds its swap entry)
+ * but not freed it, being unable to (a reference held elsewhere) or not
+ * yet (writeback), or a swap-in has mapped it again for some ptes only.
+ * A swap-in maps that very page again, merged, as long as it has a stable
+ * node: the kernel's ksm_might_need_to_copy() copies it only while the
+ * kernel's own KSM unmerges, which knows nothing of xksm.  So unmerging
+ * must not pass over such an entry, or the page would come back merged
+ * where nothing tracks it (in a range just unregistered, or in an mm that
+ * run=2 has passed, whose page then keeps its stable node).  Mainline's
+ * break_ksm() passes over swap entries: its ksm_run flag copies instead.
+ *
+ * Under the page table lock of the pte holding @entry, so that swapoff
+ * (which replaces every such pte under that lock before it frees the
+ * swapcache) cannot have freed it.
+ */
+static bool xksm_swapcache_ksm(swp_entry_t entry)
+{
+	struct folio *folio = xksm_swap_cache_folio(entry);
+	bool ksm;
+
+	if (!folio)
+		return false;
+	ksm = folio_test_ksm(folio);
+	folio_put(folio);
+	return ksm;
+}
+
+/*
  * Does this pte hold what the walk is looking for?  If so, fills in the
  * next result but for its folio reference.
  */
@@ -55,13 +84,18 @@ static bool xksm_pte_wanted(struct vm_area_struct *vma, unsigned long addr,
 		 * migration to end (as mainline's break_ksm() does), and
 		 * breaks it then.  No reference: the walk is under the page
 		 * table lock, which the migration's entry removal takes.
+		 * Or a KSM page waiting in the swapcache: unmerging swaps it
+		 * in, and breaks it then (xksm_swapcache_ksm()).
 		 */
 		if (!arg->migrating || pte_none(pte))
 			return false;
 		entry = pte_to_swp_entry(pte);
-		if (!is_migration_entry(entry) ||
-		    !folio_test_ksm(page_folio(pfn_swap_entry_to_page(entry))))
+		if (is_migration_entry(entry)) {
+			if (!folio_test_ksm(page_folio(pfn_swap_entry_to_page(entry))))
+				return false;
+		} else if (non_swap_entry(entry) || !xksm_swapcache_ksm(entry)) {
 			return false;
+		}
 		memset(res, 0, sizeof(*res));
 		res->addr = addr;
 		return true;
@@ -248,6 +282,20 @@ bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		res->page = NULL;
 	}
 	return true;
+}
+
+/*
+ * Whether the pte at @addr of @vma holds a KSM page that is not mapped
+ * there right now: being migrated, or waiting in the swapcache
+ * (xksm_pte_wanted()).  A fault brings it back (and then a second one
+ * copies it).  mmap_lock held for read.
+ */
+bool xksm_pte_ksm_unmapped(struct vm_area_struct *vma, unsigned long addr)
+{
+	struct xksm_walk_result res;
+
+	return xksm_walk_next(vma, addr, addr + PAGE_SIZE, &res) &&
+	       !res.page && !res.zero;
 }
 
 /*

@@ -549,6 +549,7 @@ unsigned int xksm_walk_pages(struct vm_area_struct *vma, unsigned long start,
 void xksm_walk_put(struct xksm_walk_result *res, unsigned int nr);
 bool xksm_walk_next(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end, struct xksm_walk_result *res);
+bool xksm_pte_ksm_unmapped(struct vm_area_struct *vma, unsigned long addr);
 pmd_t *xksm_find_pte_pmd(struct mm_struct *mm, unsigned long addr);
 bool xksm_read_pte(struct mm_struct *mm, unsigned long addr, pte_t *ptep);
 bool xksm_maps_zero_page(struct mm_struct *mm, unsigned long addr);
