@@ -795,18 +795,14 @@ static void churn(void)
 
 	fflush(stdout);
 	for (i = 0; i < READERS; i++) {
-		readers[i] = fork();
-		if (readers[i] < 0)
-			fatal("fork");
+		readers[i] = xt_fork();
 		if (readers[i] == 0) {
 			reader(&st[i], i);
 			_exit(0);
 		}
 	}
 	for (i = 0; i < WORKERS; i++) {
-		workers[i] = fork();
-		if (workers[i] < 0)
-			fatal("fork");
+		workers[i] = xt_fork();
 		if (workers[i] == 0) {
 			made[i] = worker(i);
 			_exit(0);

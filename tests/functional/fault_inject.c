@@ -513,35 +513,6 @@ static uint64_t pfn_count(unsigned long pfn)
 	return n;
 }
 
-/* The whole of a file (NUL-terminated; free it), or NULL. */
-static char *slurp(const char *path)
-{
-	size_t len = 0, size = 1 << 16;
-	char *buf = malloc(size);
-	ssize_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, size - len - 1)) > 0) {
-		len += n;
-		if (size - len < 4096) {
-			char *p = realloc(buf, size *= 2);
-
-			if (!p)
-				fatal("realloc");
-			buf = p;
-		}
-	}
-	close(fd);
-	buf[len] = 0;
-	return buf;
-}
-
 /* The PFNs of a and b in W and C: pfn[0..3][i] W a, W b, C a, C b. */
 static void read_all_pfns(pid_t w, pid_t c, unsigned long pfn[4][NPAIR])
 {
@@ -572,7 +543,7 @@ static size_t count_shared_pages(pid_t w, pid_t c)
 static long count_in_stable_tree(pid_t w, pid_t c)
 {
 	static unsigned long pfn[4][NPAIR];
-	char *tree = slurp(XKSM_DEBUGFS "/stable_tree"), key[48];
+	char *tree = xt_read_all(XKSM_DEBUGFS "/stable_tree", 4096), key[48];
 	size_t i;
 	long n = 0;
 	int p;
@@ -656,7 +627,7 @@ static void diagnose_running(pid_t w, pid_t c)
 		xt_msleep(1000);
 	}
 	xt_write_file(TRACING "/events/xksm/enable", "0");
-	trace = slurp(TRACING "/trace");
+	trace = xt_read_all(TRACING "/trace", 4096);
 	for (line = trace ? strtok_r(trace, "\n", &save) : NULL; line && shown < 24;
 	     line = strtok_r(NULL, "\n", &save))
 		if (strstr(line, key[0]) || strstr(line, key[1])) {
@@ -672,7 +643,7 @@ static void diagnose_before(pid_t w, pid_t c)
 {
 	xt_knob_set("run", 0);
 	read_all_pfns(w, c, pfn_before);
-	tree_before = slurp(XKSM_DEBUGFS "/stable_tree");
+	tree_before = xt_read_all(XKSM_DEBUGFS "/stable_tree", 4096);
 }
 
 /*
@@ -723,7 +694,7 @@ static void dump_state(pid_t w, pid_t c)
 		xt_note("%s %lld", knobs[k], xt_knob(knobs[k]));
 	xt_note("W pid %d: %zu pairs merged; C pid %d: %zu", (int)w, same_pfn(w), (int)c,
 		same_pfn(c));
-	f = slurp(XKSM_DEBUGFS "/objects");
+	f = xt_read_all(XKSM_DEBUGFS "/objects", 4096);
 	for (line = f ? strtok_r(f, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save))
 		xt_note("%s", line);
 	free(f);
@@ -940,10 +911,7 @@ int main(void)
 	xt_dev();			/* opened before the workers fork */
 	wpipes_make(&pw);
 	wpipes_make(&pc);
-	fflush(stdout);
-	wpid = fork();
-	if (wpid < 0)
-		fatal("fork");
+	wpid = xt_fork();
 	if (wpid == 0)
 		worker_w(&pw, &pc);
 	close(pw.cmd[0]);

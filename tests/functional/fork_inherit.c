@@ -100,9 +100,7 @@ static void fork_races(size_t len)
 
 		if (pipe(fds))
 			fatal("pipe");
-		mid = fork();
-		if (mid < 0)
-			fatal("fork");
+		mid = xt_fork();
 		if (mid == 0) {
 			pid_t me = getpid(), kid;
 

@@ -638,10 +638,7 @@ static void open_pidfds(void)
 		fatal("pidfd_open(self)");
 	if (pipe2(sync, O_CLOEXEC))
 		fatal("pipe");
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid == 0) {
 		close(sync[1]);
 		_exit(read(sync[0], &c, 1) < 0);

@@ -969,10 +969,7 @@ static void unprivileged(struct dirstate *d)
 	int i, status, n = 0;
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (!pid) {
 		int bad = 0;
 

@@ -245,10 +245,7 @@ static void spawn(struct worker *w, const char *name, int uid)
 	w->name = name;
 	if (pipe2(to_w, O_CLOEXEC) || pipe2(to_p, O_CLOEXEC))
 		fatal("pipe");
-	fflush(stdout);
-	w->pid = fork();
-	if (w->pid < 0)
-		fatal("fork");
+	w->pid = xt_fork();
 	if (w->pid == 0) {
 		/* The worker's ends survive exec; the parent's do not. */
 		fcntl(to_w[0], F_SETFD, 0);

@@ -83,10 +83,7 @@ static int process_p(void)
 	/* C2: outlives P. */
 	if (pipe(pipefd))
 		fatal("pipe");
-	fflush(stdout);
-	c2 = fork();
-	if (c2 < 0)
-		fatal("fork");
+	c2 = xt_fork();
 	if (c2 == 0) {
 		char x;
 
@@ -113,10 +110,7 @@ int main(void)
 	c2_result = xt_map_shared(1);
 	xt_start_fast();
 
-	fflush(stdout);
-	p = fork();
-	if (p < 0)
-		fatal("fork");
+	p = xt_fork();
 	if (p == 0) {
 		int ret = process_p();
 

@@ -329,10 +329,7 @@ static pid_t spawn_as_user(char *const args[], int cmd_fd, int ans_fd)
 	argv[1] = uid;
 	for (i = 0; args[i] && i < 8; i++)
 		argv[3 + i] = args[i];
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid == 0) {
 		if (cmd_fd >= 0 && (dup2(cmd_fd, CMD_FD) < 0 || dup2(ans_fd, ANS_FD) < 0))
 			_exit(126);
@@ -476,10 +473,7 @@ static void part_bad_fds(struct xt_child *a, int pa)
 	for (i = 0; i < 2; i++) {
 		if (pipe2(sync, O_CLOEXEC))
 			fatal("pipe");
-		fflush(stdout);
-		pid = fork();
-		if (pid < 0)
-			fatal("fork");
+		pid = xt_fork();
 		if (pid == 0) {
 			char c;
 
@@ -665,10 +659,7 @@ static int run_user_with_nice(struct xt_child *t, struct target *u)
 	int status, ret;
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid) {
 		if (waitpid(pid, &status, 0) != pid)
 			fatal("waitpid");

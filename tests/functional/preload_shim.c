@@ -145,9 +145,7 @@ static int real_madvise_errno(void *addr, size_t len, int advice)
 	real = libc ? (int (*)(void *, size_t, int))dlsym(libc, "madvise") : NULL;
 	if (!real || real == madvise)
 		return -1;
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid == 0)
 		_exit(real(addr, len, advice) ? errno : 0);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
@@ -437,10 +435,7 @@ static void check_run_merge_any(void)
 	pid_t pid;
 
 	xt_start_fast();
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid == 0) {
 		/* Not inherited: only -m may turn it on. */
 		unsetenv("XKSM_MERGE_ANY");
@@ -502,10 +497,7 @@ static int run_domain_child(const char *id, const char *uid)
 	int status;
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid == 0) {
 		if (uid)
 			execl("/tests/helper_as_user", "helper_as_user", uid, XKSM_RUN,

@@ -234,16 +234,12 @@ int main(void)
 	sh->gen = 1;
 	start_scanning();
 	for (i = 0; i < READERS; i++) {
-		rpids[i] = fork();
-		if (rpids[i] < 0)
-			fatal("fork");
+		rpids[i] = xt_fork();
 		if (!rpids[i])
 			reader(i);
 	}
 	for (i = 0; i < WORKERS; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0)
-			fatal("fork");
+		pids[i] = xt_fork();
 		if (!pids[i])
 			worker(i);
 	}

@@ -128,40 +128,6 @@ static void trace_unmount(void)
 		mounted = 0;
 }
 
-/* The whole of a file (NUL-terminated; free it), or NULL with errno. */
-static char *slurp(const char *path)
-{
-	size_t len = 0, size = 1 << 16;
-	char *buf = malloc(size);
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !buf) {
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((n = read(fd, buf + len, size - len - 1)) > 0) {
-		len += n;
-		if (size - len < 4096) {
-			char *p = realloc(buf, size *= 2);
-
-			if (!p)
-				fatal("realloc");
-			buf = p;
-		}
-	}
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[len] = 0;
-	return buf;
-}
-
 /* --- the events in the buffer ------------------------------------------ */
 
 #define MAX_FIELDS	8
@@ -220,7 +186,7 @@ static int parse_line(char *line, struct ev *e)
 /* Read the buffer (it stays as it is) into evs[]; returns how many. */
 static size_t read_trace(void)
 {
-	char *buf = slurp(TRACEFS "/trace"), *line, *save;
+	char *buf = xt_read_all(TRACEFS "/trace", 4096), *line, *save;
 	size_t cap = 0;
 
 	if (!buf)
@@ -348,7 +314,7 @@ static void setup_tracefs(void)
 		char *fmt, *missing = NULL;
 
 		snprintf(path, sizeof(path), EVENTS "/%s/format", events[i].name);
-		fmt = slurp(path);
+		fmt = xt_read_all(path, 4096);
 		if (!check(fmt != NULL, "%s exists", path))
 			continue;
 		for (f = 0; f < 7 && events[i].fields[f]; f++) {
@@ -380,7 +346,7 @@ static void setup_tracefs(void)
 	 * minutes.  This test reads the events' pids, never their comms.
 	 */
 	{
-		char *rc = slurp(TRACEFS "/options/record-cmd");
+		char *rc = xt_read_all(TRACEFS "/options/record-cmd", 4096);
 
 		if (rc)
 			record_cmd = rc[0];
@@ -737,10 +703,7 @@ static int window_run(struct window *w, char *const argv[], unsigned int seed)
 	/* xksmd stays stopped while the tool enables the events: setup_tracefs(). */
 	xt_knob_set("run", 0);
 	w->f0 = xt_knob("full_scans");
-	fflush(stdout);
-	w->pid = fork();
-	if (w->pid < 0)
-		fatal("fork");
+	w->pid = xt_fork();
 	if (w->pid == 0) {
 		if (dup2(end[0], 0) < 0 ||
 		    (go[1] == 3 ? fcntl(3, F_SETFD, 0) : dup2(go[1], 3)) < 0)
@@ -761,7 +724,7 @@ static int window_run(struct window *w, char *const argv[], unsigned int seed)
 
 	w->fgo = xt_knob("full_scans");
 	{
-		char *rc = slurp(TRACEFS "/options/record-cmd");
+		char *rc = xt_read_all(TRACEFS "/options/record-cmd", 4096);
 
 		check(rc && rc[0] == '0', "%s leaves options/record-cmd off while it records (%c)",
 		      argv[0], rc ? rc[0] : '?');
@@ -980,7 +943,7 @@ int main(int argc, char **argv)
 	xt_knob_set("run", 2);
 	trace_off();
 	{
-		char *on = slurp(EVENTS "/enable");
+		char *on = xt_read_all(EVENTS "/enable", 4096);
 
 		xt_msleep(100);
 		read_trace();
@@ -988,7 +951,7 @@ int main(int argc, char **argv)
 		      "at the end the xksm events are disabled (enable: %c) and the buffer is "
 		      "empty (%zu events)", on ? on[0] : '?', nevs);
 		free(on);
-		on = slurp(TRACEFS "/options/record-cmd");
+		on = xt_read_all(TRACEFS "/options/record-cmd", 4096);
 		check(on && on[0] == record_cmd, "options/record-cmd is back as it was (%c, was %c)",
 		      on ? on[0] : '?', record_cmd);
 		free(on);

@@ -52,10 +52,7 @@ static pid_t spawn(int ready_fd)
 	pid_t pid;
 	char b = 0;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (pid)
 		return pid;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -76,10 +73,7 @@ static pid_t spinner(void)
 {
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (!pid) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		for (;;)
@@ -97,10 +91,7 @@ static pid_t unmerge_async(void)
 {
 	pid_t pid;
 
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fatal("fork");
+	pid = xt_fork();
 	if (!pid)
 		_exit(xt_knob_write("run", 2));
 	return pid;

@@ -125,10 +125,7 @@ static void part_a(void)
 	if (pipe(cmd_pipe) || pipe(ans_pipe))
 		fatal("pipe");
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	fflush(stdout);
-	p = fork();
-	if (p < 0)
-		fatal("fork");
+	p = xt_fork();
 	if (p == 0) {
 		char *area = map_twins(N, SEED);
 
@@ -543,10 +540,7 @@ static void part_c(void)
 
 	if (sh == MAP_FAILED || pipe(ready))
 		fatal("setup");
-	fflush(stdout);
-	p = fork();
-	if (p < 0)
-		fatal("fork");
+	p = xt_fork();
 	if (p == 0)
 		child_p(sh, area, ready[1]);
 	xt_knob_set("run", 1);

@@ -1180,6 +1180,21 @@ static inline int xt_zram_swap_off(void)
 /* --- helper processes -------------------------------------------------- */
 
 /*
+ * fork(), stdout flushed first (else the child prints again what the
+ * parent had buffered); a failure ends the test.
+ */
+static inline pid_t xt_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		fatal("fork");
+	return pid;
+}
+
+/*
  * A forked helper process that sets up (and registers) its own memory, then
  * serves one-byte commands until told to exit:
  *
@@ -1232,10 +1247,7 @@ static inline int xt_child_start(struct xt_child *c, xt_child_fn fn, void *arg)
 
 	if (pipe2(to_child, O_CLOEXEC) || pipe2(to_parent, O_CLOEXEC))
 		fatal("pipe");
-	fflush(stdout);
-	c->pid = fork();
-	if (c->pid < 0)
-		fatal("fork");
+	c->pid = xt_fork();
 	if (c->pid == 0) {
 		close(to_child[1]);
 		close(to_parent[0]);
