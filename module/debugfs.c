@@ -12,7 +12,8 @@
  *   mm_slots	every registered mm, its counters and registered ranges
  *   reap_list	every deferred rmap_item, and whether its node is there
  *   objects	live objects of each of xksm's slab caches
- *   scan		xksmd's cursor and progress
+ *   scan		xksmd's cursor and progress, and what was lost to
+ *		failed allocations
  *   profile	where xksmd's time goes, phase by phase (profile.c)
  *
  * Everything is read under xksm_thread_mutex, which protects the trees,
@@ -605,6 +606,8 @@ static int scan_show(struct seq_file *m, void *v)
 	seq_printf(m, "full_scans %lu\n", xksm_scan.seqnr);
 	seq_printf(m, "pages_scanned %lu\n", xksm_pages_scanned);
 	seq_printf(m, "pages_to_scan %u\n", xksm_thread_pages_to_scan);
+	seq_printf(m, "forks_lost %ld\n", atomic_long_read(&xksm_fork_lost));
+	seq_printf(m, "routes_lost %lu\n", xksm_routes_lost);
 	unlock_state();
 	return 0;
 }

@@ -188,7 +188,8 @@ static const char * const objects_lines[] = {
 };
 static const char * const scan_lines[] = {
 	"run %u", "mm_slot %P pid %U comm %w", "address %X", "full_scans %u",
-	"pages_scanned %u", "pages_to_scan %u", NULL
+	"pages_scanned %u", "pages_to_scan %u", "forks_lost %u", "routes_lost %u",
+	NULL
 };
 
 static const char * const *grammar(const char *file)

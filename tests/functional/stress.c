@@ -566,6 +566,7 @@ static int scope_set(enum scope to)
 }
 
 static long long debugfs_objects(const char *name);
+static long long keyed_number(const char *path, const char *key);
 
 /* What xksm counts as merged, for a refused switch. */
 static void print_merged(const char *why)
@@ -582,9 +583,11 @@ static void print_merged(const char *why)
 	for (i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++)
 		if (!xt_knob_read(knobs[i], &v))
 			printf(" %s=%lld", knobs[i], v);
-	printf("; debugfs stable nodes %lld, rmap_items %lld, mm slots %lld\n",
+	printf("; debugfs stable nodes %lld, rmap_items %lld, mm slots %lld, forks lost %lld, routes lost %lld\n",
 	       debugfs_objects("xksm_stable_node"), debugfs_objects("xksm_rmap_item"),
-	       debugfs_objects("xksm_mm_slot"));
+	       debugfs_objects("xksm_mm_slot"),
+	       keyed_number("/sys/kernel/debug/xksm/scan", "forks_lost"),
+	       keyed_number("/sys/kernel/debug/xksm/scan", "routes_lost"));
 	fflush(stdout);
 }
 
