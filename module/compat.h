@@ -65,8 +65,8 @@ pmd_t *mm_find_pmd(struct mm_struct *mm, unsigned long address);
  *	caller's own process needs no CAP_SYS_NICE (so on Debian's 6.12, not
  *	on its 6.1); xksm's XKSM_PIDFD does as process_madvise() does.
  * XKSM_HAVE_SWAP_CACHE_INDEX: each 64 MiB address space of the swapcache
- *	indexes its folios by the offset within it, swap_cache_index() (by
- *	6.12); on 6.1 by the whole offset.
+ *	indexes its folios by the offset within it, swap_cache_index() (as
+ *	on 6.12, since about 6.10); on 6.1 by the whole offset.
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
 #define XKSM_HAVE_FOLIO_WALK	1
@@ -415,27 +415,31 @@ static inline vm_fault_t xksm_unshare_fault(struct vm_area_struct *vma,
 /*
  * The folio the swapcache holds for swap @entry, with a reference, or NULL:
  * filemap_get_folio(swap_address_space(entry), index), as the kernel's
- * swap_cache_get_folio() looks it up, less its readahead accounting.  The
- * caller keeps the swap device from swapoff (which frees the address
- * spaces): by the page table lock of a pte holding @entry, say.  Does not
- * sleep.
+ * swap_cache_get_folio() looks it up, less its readahead accounting (and as
+ * mincore does under the page table lock).  Does not sleep.
+ *
+ * The caller must keep swapoff from freeing the address spaces: by holding
+ * the page table lock of a pte that holds @entry, say (swapoff ends only
+ * once every such pte is gone, each cleared under that lock).  Nothing
+ * else protects them: swapoff frees them before it clears the pointer,
+ * with no grace period, so the pointer's test below is no such guard.
  */
 static inline struct folio *xksm_swap_cache_folio(swp_entry_t entry)
 {
 	struct address_space *spaces;
-	pgoff_t offset = swp_offset(entry);
+	pgoff_t offset = swp_offset(entry), index;
 	struct folio *folio;
 
 	spaces = READ_ONCE(xksm_var_swapper_spaces[swp_type(entry)]);
 	if (!spaces)
 		return NULL;
 #ifdef XKSM_HAVE_SWAP_CACHE_INDEX
-	folio = filemap_get_folio(&spaces[offset >> XKSM_SWAP_ADDRESS_SPACE_SHIFT],
-				  offset & ((1UL << XKSM_SWAP_ADDRESS_SPACE_SHIFT) - 1));
+	index = offset & ((1UL << XKSM_SWAP_ADDRESS_SPACE_SHIFT) - 1);
 #else
-	folio = filemap_get_folio(&spaces[offset >> XKSM_SWAP_ADDRESS_SPACE_SHIFT],
-				  offset);
+	index = offset;
 #endif
+	folio = filemap_get_folio(&spaces[offset >> XKSM_SWAP_ADDRESS_SPACE_SHIFT],
+				  index);
 	return IS_ERR_OR_NULL(folio) ? NULL : folio;
 }
 

@@ -71,6 +71,9 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
 	return page;
 }
 
+/* Swap-in faults xksm_break_ksm() makes at most for one pte. */
+#define XKSM_BREAK_SWAPINS	4
+
 /*
  * Copy the KSM (or zero) page at @addr of @vma back into a private page,
  * as mainline's break_ksm().  Loops because the fault may back out on a
@@ -81,6 +84,8 @@ struct page *xksm_get_mergeable_page(struct xksm_rmap_item *rmap_item)
 int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too)
 {
 	enum xksm_pte_kind first = XKSM_PTE_OTHER;
+	unsigned int swapins = 0;
+	bool swapin = false;
 	vm_fault_t ret = 0;
 	int err;
 
@@ -90,13 +95,24 @@ int xksm_break_ksm(struct vm_area_struct *vma, unsigned long addr, bool zero_too
 		cond_resched();
 		kind = xksm_pte_kind(vma, addr);
 		/*
-		 * A KSM page in the swapcache (walk.c): the first fault
-		 * swaps it in, the next copies it.  Only asked first: after
-		 * a fault, a pte that is no KSM page is done.
+		 * A KSM page in the swapcache (walk.c): one fault swaps it in,
+		 * the next copies it.  Asked at the first look, and again
+		 * after a swap-in fault that left no KSM page mapped (it
+		 * backed out on a racing change, or reclaim took the page
+		 * again): a few times, not forever (the caller may hold the
+		 * mmap_lock for write).  After a copy, a pte that holds no
+		 * KSM page is done.
 		 */
-		if (kind == XKSM_PTE_OTHER && first == XKSM_PTE_OTHER &&
-		    xksm_pte_ksm_unmapped(vma, addr))
+		if (kind == XKSM_PTE_OTHER &&
+		    (first == XKSM_PTE_OTHER || swapin) &&
+		    swapins < XKSM_BREAK_SWAPINS &&
+		    xksm_pte_ksm_unmapped(vma, addr)) {
 			kind = XKSM_PTE_KSM;
+			swapin = true;
+			swapins++;
+		} else {
+			swapin = false;
+		}
 		if (kind == XKSM_PTE_OTHER ||
 		    (kind == XKSM_PTE_ZERO && !zero_too))
 			goto out;
