@@ -49,8 +49,9 @@ static int child_checks(char *p, size_t registered, int expect_merge)
 	if (merged)
 		printf("# child: pages merged after %d full scan(s)\n", scans + 1);
 	if (merged != expect_merge) {
-		printf("# child: pages merged: %d, expected %d (after %d full scans)\n",
-		       merged, expect_merge, scans);
+		printf("# child: pages merged: %d, expected %d (after %d full scans; "
+		       "pages_skipped %lld)\n", merged, expect_merge, scans,
+		       xt_knob("pages_skipped"));
 		return 13;
 	}
 	return 0;
@@ -156,6 +157,14 @@ int main(void)
 	len = 8 * page_size;
 	xt_unmerge_all();
 	xt_start_fast();
+	/*
+	 * smart_scan skips a page that passes have seen unmerged, for up to
+	 * 8 passes at a time, as mainline's does, and never forgets: a
+	 * child's page seen that way before the child rewrites it might not
+	 * merge within the passes the child waits (1 run in 10 or 20 did
+	 * not).  This test is about what the child inherits, not that.
+	 */
+	xt_knob_set_saved("smart_scan", 0);
 
 	p = xt_map(8);
 	q = xt_map(8);
