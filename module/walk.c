@@ -48,10 +48,8 @@ struct xksm_walk_arg {
  * where nothing tracks it (in a range just unregistered, or in an mm that
  * run=2 has passed, whose page then keeps its stable node).  Mainline's
  * break_ksm() passes over swap entries: its ksm_run flag copies instead.
- *
- * Under the page table lock of the pte holding @entry, so that swapoff
- * (which replaces every such pte under that lock before it frees the
- * swapcache) cannot have freed it.
+ * Under the page table lock of the pte holding @entry, which keeps swapoff
+ * away (xksm_swap_cache_folio()).
  */
 static bool xksm_swapcache_ksm(swp_entry_t entry)
 {

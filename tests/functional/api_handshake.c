@@ -24,11 +24,9 @@ static void check_einval_untouched(int fd, struct xksm_api *bad, const char *wha
 static int handshake_as_nobody(void)
 {
 	struct xksm_api api;
-	pid_t pid = fork();
+	pid_t pid = xt_fork();
 	int status;
 
-	if (pid < 0)
-		fatal("fork");
 	if (pid == 0) {
 		int fd;
 

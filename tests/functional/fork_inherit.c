@@ -60,10 +60,8 @@ static int child_checks(char *p, size_t registered, int expect_merge)
 static int run_child(char *p, size_t registered, int expect_merge)
 {
 	int status;
-	pid_t pid = fork();
+	pid_t pid = xt_fork();
 
-	if (pid < 0)
-		fatal("fork");
 	if (pid == 0)
 		_exit(child_checks(p, registered, expect_merge));
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))

@@ -742,9 +742,9 @@ static void switch_scope(void)
 			 ": merge_scope=%s %s after %d00 ms, pages_shared %lld; last look: %s",
 			 scope_names[to], err ? "still refused" : "done", i,
 			 xt_knob("pages_shared"), first_mapper);
-	}
-	else
+	} else {
 		scope_transient++;
+	}
 	if (!err)
 		scope_switches++;
 }

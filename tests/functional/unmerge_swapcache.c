@@ -68,7 +68,6 @@ static void teardown(void)
 	xt_memcg_leave();
 }
 
-/* Whether the page frame @pfn is a KSM page (/proc/kpageflags). */
 /* Pages of @p (N) in process @pid (0: this one) that show as swapped. */
 static size_t count_swapped(pid_t pid, const char *p)
 {
