@@ -153,12 +153,14 @@ enum stable_entry {
  * struct stable_iter - the stable_tree file's place
  * @what: the kind of entry
  * @nid: the tree, when STABLE_TREE, _NODE, _CHAIN or _DUP
+ * @sub: which of its subtrees (by the keys' top bits) @node is in
  * @node: the node, chain or migrating node
  * @dup: the dup of the chain @node, when STABLE_DUP
  */
 struct stable_iter {
 	enum stable_entry what;
 	int nid;
+	int sub;
 	struct xksm_stable_node *node;
 	struct xksm_stable_node *dup;
 };
@@ -171,11 +173,31 @@ static bool stable_iter_tree(struct stable_iter *it, int nid)
 	return true;
 }
 
-/* Go to the tree's node at @rb, or to the next tree when none. */
+static bool stable_iter_top(struct stable_iter *it, struct rb_node *rb);
+
+/*
+ * Go to the first node of the tree's subtree @sub or of a later one, or to
+ * the next tree when none: the subtrees follow each other in key order.
+ */
+static bool stable_iter_subtree(struct stable_iter *it, int sub)
+{
+	struct rb_node *rb;
+
+	for (; sub < XKSM_STABLE_SPLIT; sub++) {
+		rb = xksm_stable_subtree_first(it->nid, sub);
+		if (rb) {
+			it->sub = sub;
+			return stable_iter_top(it, rb);
+		}
+	}
+	return stable_iter_tree(it, it->nid + 1);
+}
+
+/* Go to the subtree's node at @rb, or on to the next subtree when none. */
 static bool stable_iter_top(struct stable_iter *it, struct rb_node *rb)
 {
 	if (!rb)
-		return stable_iter_tree(it, it->nid + 1);
+		return stable_iter_subtree(it, it->sub + 1);
 	it->node = rb_entry(rb, struct xksm_stable_node, node);
 	it->what = is_stable_node_chain(it->node) ? STABLE_CHAIN : STABLE_NODE;
 	return true;
@@ -207,8 +229,7 @@ static bool stable_iter_next(struct stable_iter *it)
 	lockdep_assert_held(&xksm_thread_mutex);
 	switch (it->what) {
 	case STABLE_TREE:
-		return stable_iter_top(it, rb_first(xksm_root_stable_tree +
-						    it->nid));
+		return stable_iter_subtree(it, 0);
 	case STABLE_NODE:
 		return stable_iter_top(it, rb_next(&it->node->node));
 	case STABLE_CHAIN:

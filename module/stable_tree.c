@@ -6,7 +6,9 @@
  * A KSM page is write-protected in every pte that maps it, so its content
  * cannot change and the tree stays ordered.  The order is by the page's
  * key first, held in the node (page_key.c), and by its bytes among equal
- * keys: a search looks at a page only where the keys are equal.  Its
+ * keys: a search looks at a page only where the keys are equal.  The tree
+ * is XKSM_STABLE_SPLIT rb-trees, one for each value of the keys' top bits
+ * (xksm_stable_root()), which a search picks before going down.  Its
  * stable node lists the rmap_items that map it (@hlist), and page->mapping
  * points back to the node (with PAGE_MAPPING_KSM set): that is how the
  * kernel's rmap walk, migration and reclaim find the ptes of the page.
@@ -74,11 +76,41 @@ static_assert(sizeof(struct xksm_rmap_item) == 64);
 static struct kmem_cache *xksm_stable_node_cache;
 
 /*
- * The stable tree roots: [0] only, or one per node (the first
- * xksm_nr_node_ids) with merge_across_nodes=0.
+ * The stable trees: [0] only, or one per node (the first xksm_nr_node_ids)
+ * with merge_across_nodes=0.  Each tree is split by the top
+ * XKSM_STABLE_SPLIT_BITS bits of the key into XKSM_STABLE_SPLIT rb-trees,
+ * one after another in key order: tree nid's subtree i is
+ * xksm_stable_roots[nid * XKSM_STABLE_SPLIT + i] (xksm_stable_root()).
+ * Keys are uniform (a keyed hash), so each subtree holds its share of the
+ * nodes, and a search starts XKSM_STABLE_SPLIT_BITS levels down: eight
+ * fewer nodes to reach, each another cache line (and under TCG another
+ * guest TLB fill), for 2 KiB of roots a NUMA node (the 8 KiB array of one
+ * root for each of MAX_NUMNODES it replaced cost more).  Allocated for
+ * nr_node_ids trees at load; under xksm_thread_mutex, as the nodes.
  */
-static struct rb_root xksm_stable_trees[MAX_NUMNODES];
-struct rb_root *xksm_root_stable_tree = xksm_stable_trees;
+static struct rb_root *xksm_stable_roots;
+
+/* The subtree of tree @nid that holds (or would hold) @key. */
+static struct rb_root *xksm_stable_root(int nid, u64 key)
+{
+	return xksm_stable_roots + nid * XKSM_STABLE_SPLIT +
+	       (key >> (64 - XKSM_STABLE_SPLIT_BITS));
+}
+
+/*
+ * Past the subtrees in use: walks over every node go from xksm_stable_roots
+ * to here, tree by tree, each in key order.
+ */
+static struct rb_root *xksm_stable_roots_end(void)
+{
+	return xksm_stable_roots + xksm_nr_node_ids * XKSM_STABLE_SPLIT;
+}
+
+/* The first node of tree @nid's subtree @i, for debugfs. */
+struct rb_node *xksm_stable_subtree_first(int nid, int i)
+{
+	return rb_first(xksm_stable_roots + nid * XKSM_STABLE_SPLIT + i);
+}
 
 /* Stable nodes whose page moved to another NUMA node, to be re-placed. */
 LIST_HEAD(xksm_migrate_nodes);
@@ -191,7 +223,7 @@ static void stable_node_dup_del(struct xksm_stable_node *dup)
 	if (is_stable_node_dup(dup))
 		__stable_node_dup_del(dup);
 	else
-		rb_erase(&dup->node, xksm_root_stable_tree + dup->nid);
+		rb_erase(&dup->node, xksm_stable_root(dup->nid, dup->key));
 }
 
 /*
@@ -534,7 +566,7 @@ struct page *xksm_stable_tree_search(struct page *page, u64 key)
 	}
 
 	nid = xksm_get_kpfn_nid(folio_pfn(folio));
-	root = xksm_root_stable_tree + nid;
+	root = xksm_stable_root(nid, key);
 again:
 	new = &root->rb_node;
 	parent = NULL;
@@ -709,7 +741,7 @@ struct xksm_stable_node *xksm_stable_tree_insert(struct folio *kfolio, u64 key)
 
 	kpfn = folio_pfn(kfolio);
 	nid = xksm_get_kpfn_nid(kpfn);
-	root = xksm_root_stable_tree + nid;
+	root = xksm_stable_root(nid, key);
 again:
 	parent = NULL;
 	new = &root->rb_node;
@@ -845,11 +877,10 @@ static void prune_stale_node(struct xksm_stable_node *stable_node)
  */
 void xksm_stable_tree_prune(void)
 {
-	int nid;
+	struct rb_root *root;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
-		struct rb_root *root = xksm_root_stable_tree + nid;
+	for (root = xksm_stable_roots; root < xksm_stable_roots_end(); root++) {
 		struct rb_node *rb = rb_first(root), *next;
 
 		/*
@@ -932,17 +963,17 @@ static int remove_stable_node_chain(struct xksm_stable_node *stable_node,
 int xksm_remove_all_stable_nodes(void)
 {
 	struct xksm_stable_node *stable_node, *next;
-	int nid, err = 0;
+	struct rb_root *root;
+	int err = 0;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
-		while (xksm_root_stable_tree[nid].rb_node) {
-			stable_node = rb_entry(xksm_root_stable_tree[nid].rb_node,
+	for (root = xksm_stable_roots; root < xksm_stable_roots_end(); root++) {
+		while (root->rb_node) {
+			stable_node = rb_entry(root->rb_node,
 					       struct xksm_stable_node, node);
-			if (remove_stable_node_chain(stable_node,
-						     xksm_root_stable_tree + nid)) {
+			if (remove_stable_node_chain(stable_node, root)) {
 				err = -EBUSY;
-				break;	/* proceed to next nid */
+				break;	/* proceed to the next subtree */
 			}
 			cond_resched();
 		}
@@ -979,12 +1010,10 @@ void xksm_orphan_all_stable_nodes(void)
 {
 	struct xksm_stable_node *stable_node, *dup, *next;
 	struct hlist_node *hlist_safe;
-	int nid;
+	struct rb_root *root;
 
 	lockdep_assert_held(&xksm_thread_mutex);
-	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
-		struct rb_root *root = xksm_root_stable_tree + nid;
-
+	for (root = xksm_stable_roots; root < xksm_stable_roots_end(); root++) {
 		while (root->rb_node) {
 			stable_node = rb_entry(root->rb_node,
 					       struct xksm_stable_node, node);
@@ -1044,11 +1073,9 @@ void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn
 {
 	struct xksm_stable_node *stable_node, *next;
 	struct rb_node *node;
-	int nid;
+	struct rb_root *root;
 
-	for (nid = 0; nid < xksm_nr_node_ids; nid++) {
-		struct rb_root *root = xksm_root_stable_tree + nid;
-
+	for (root = xksm_stable_roots; root < xksm_stable_roots_end(); root++) {
 		node = rb_first(root);
 		while (node) {
 			stable_node = rb_entry(node, struct xksm_stable_node, node);
@@ -1069,11 +1096,21 @@ void xksm_stable_tree_prune_range(unsigned long start_pfn, unsigned long end_pfn
 
 int xksm_stable_tree_init(void)
 {
+	/* Zeroed: every root RB_ROOT, every tree empty. */
+	xksm_stable_roots = kvcalloc(nr_node_ids * XKSM_STABLE_SPLIT,
+				     sizeof(*xksm_stable_roots), GFP_KERNEL);
+	if (!xksm_stable_roots)
+		return -ENOMEM;
 	xksm_stable_node_cache = KMEM_CACHE(xksm_stable_node, 0);
-	return xksm_stable_node_cache ? 0 : -ENOMEM;
+	if (!xksm_stable_node_cache) {
+		kvfree(xksm_stable_roots);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void xksm_stable_tree_exit(void)
 {
 	kmem_cache_destroy(xksm_stable_node_cache);
+	kvfree(xksm_stable_roots);
 }

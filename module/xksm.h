@@ -458,7 +458,10 @@ extern unsigned int xksm_stable_node_chains_prune_millisecs;
 extern int xksm_max_page_sharing;
 extern unsigned int xksm_merge_across_nodes;
 extern int xksm_nr_node_ids;
-extern struct rb_root *xksm_root_stable_tree;
+/* Each stable tree is this many rb-trees, by the keys' top bits */
+#define XKSM_STABLE_SPLIT_BITS	8
+#define XKSM_STABLE_SPLIT	BIT(XKSM_STABLE_SPLIT_BITS)
+struct rb_node *xksm_stable_subtree_first(int nid, int i);
 extern struct list_head xksm_migrate_nodes;
 int xksm_stable_tree_init(void);
 void xksm_stable_tree_exit(void);
