@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -356,8 +357,10 @@ static long long slab_object_size(const char *cache, long long fallback)
 
 /*
  * Bytes of the scanner's metadata: rmap_items, stable nodes, mm slots.
- * xksm counts them in debugfs objects; the kernel's KSM through its
- * general_profit formula (rmap_items) and pages_shared + chains.
+ * xksm counts them in debugfs objects.  The kernel's KSM shows its
+ * rmap_items only through pages_volatile, which it computes as rmap_items
+ * less the pages shared, sharing and unshared (6.1 and 6.12 alike); its
+ * stable nodes are pages_shared + chains.
  */
 static long long metadata_bytes(void)
 {
@@ -372,8 +375,8 @@ static long long metadata_bytes(void)
 		       nodes * slab_object_size("xksm_stable_node", 64) +
 		       slots * slab_object_size("xksm_mm_slot", 64);
 	}
-	rmap = ((knob("pages_sharing") + knob("ksm_zero_pages")) * (long long)PAGE -
-		knob("general_profit")) / KSM_RMAP_ITEM_SIZE;
+	rmap = knob("pages_shared") + knob("pages_sharing") +
+	       knob("pages_unshared") + knob("pages_volatile");
 	nodes = knob("pages_shared") + knob("stable_node_chains");
 	slots = opt.procs;
 	return rmap * KSM_RMAP_ITEM_SIZE + nodes * KSM_STABLE_NODE_SIZE +
@@ -446,14 +449,31 @@ static void worker(struct shared *sh, int id, size_t pages)
 	_exit(0);
 }
 
-static void sample(double t0, pid_t scanner, double cpu0, long long scanned0)
+/*
+ * Pages scanned so far.  The kernel's KSM counts them on 6.12
+ * (pages_scanned); on 6.1 only its full scans, each of which visits
+ * every page of the workload once (6.1's ksmd has no smart scan to skip
+ * any, and xksm's is off there: main()), so a full scan is @total pages,
+ * and the steady state is measured between full scans (main()).  Both
+ * KSMs are measured the same way on one kernel.
+ */
+static bool have_pages_scanned;
+
+static long long scanned(size_t total)
+{
+	return have_pages_scanned ? knob("pages_scanned") :
+				    knob("full_scans") * (long long)total;
+}
+
+static void sample(double t0, pid_t scanner, double cpu0, long long scanned0,
+		   size_t total)
 {
 	printf("{\"type\":\"sample\",\"backend\":\"%s\",\"workload\":\"%s\","
 	       "\"t\":%.3f,\"sharing\":%lld,\"shared\":%lld,\"unshared\":%lld,"
 	       "\"scanned\":%lld,\"full_scans\":%lld,\"cpu\":%.3f}\n",
 	       opt.backend, opt.workload, now() - t0, knob("pages_sharing"),
 	       knob("pages_shared"), knob("pages_unshared"),
-	       knob("pages_scanned") - scanned0, knob("full_scans"),
+	       scanned(total) - scanned0, knob("full_scans"),
 	       cpu_seconds(scanner) - cpu0);
 }
 
@@ -506,7 +526,9 @@ int main(int argc, char **argv)
 	struct shared *sh;
 	pid_t *pids, scanner;
 	double t0, cpu0, t95 = -1, cpu95 = -1, warm_t = -1, warm_cpu = 0, next_sample;
-	long long scanned0, warm_scanned = 0, goal, fs0, max_sharing;
+	double last_cpu = 0;
+	long long scanned0, warm_scanned = 0, last_scanned = 0, goal, fs0, fs;
+	long long fs_seen, max_sharing;
 	long long metadata;
 	double ms_per_page = -1, rate = -1;
 
@@ -541,6 +563,15 @@ int main(int argc, char **argv)
 	set_knob_in(sysfs, "sleep_millisecs", opt.sleep_ms);
 	set_knob_in(sysfs, "merge_across_nodes", 1);
 	set_knob_in(sysfs, "use_zero_pages", 0);
+	/*
+	 * smart_scan as the kernel's KSM has it: on (its default) where both
+	 * have the knob (6.12); on 6.1 ksmd has none, and xksm's is off.
+	 */
+	have_pages_scanned = knob_in("/sys/kernel/mm/ksm", "pages_scanned") >= 0;
+	if (knob_in("/sys/kernel/mm/ksm", "smart_scan") >= 0)
+		set_knob_in(sysfs, "smart_scan", 1);
+	else if (!strcmp(opt.backend, "xksm"))
+		set_knob_in(sysfs, "smart_scan", 0);
 	max_sharing = knob("max_page_sharing");
 	scanner = scanner_pid(!strcmp(opt.backend, "ksm") ? "ksmd" : "xksmd");
 	if (scanner < 0)
@@ -564,8 +595,8 @@ int main(int argc, char **argv)
 		usleep(10000);
 	goal = achievable(sh->hashes, total, max_sharing);
 
-	scanned0 = knob("pages_scanned");
-	fs0 = knob("full_scans");
+	scanned0 = scanned(total);
+	fs0 = fs_seen = knob("full_scans");
 	cpu0 = cpu_seconds(scanner);
 	t0 = now();
 	set_knob_in(sysfs, "run", 1);
@@ -584,23 +615,39 @@ int main(int argc, char **argv)
 				t95 = now() - t0;
 				cpu95 = cpu_seconds(scanner) - cpu0;
 			}
+			/*
+			 * Counting full scans, the steady state is measured
+			 * from the end of one to the end of another: note
+			 * each end within POLL_MS.
+			 */
+			fs = have_pages_scanned ? fs_seen : knob("full_scans");
+			if (fs != fs_seen) {
+				fs_seen = fs;
+				last_cpu = cpu_seconds(scanner);
+				last_scanned = scanned(total);
+			}
 			if (left <= 0)
 				break;
-			if (t95 < 0 && goal > 0 && left > POLL_MS / 1000.0)
+			if (((t95 < 0 && goal > 0) || !have_pages_scanned) &&
+			    left > POLL_MS / 1000.0)
 				left = POLL_MS / 1000.0;
 			usleep(left * 1e6);
 		}
-		sample(t0, scanner, cpu0, scanned0);
+		sample(t0, scanner, cpu0, scanned0, total);
 		/* The steady state starts after two full scans. */
 		if (warm_t < 0 && knob("full_scans") >= fs0 + 2) {
 			warm_t = now();
-			warm_cpu = cpu_seconds(scanner);
-			warm_scanned = knob("pages_scanned");
+			warm_cpu = have_pages_scanned ? cpu_seconds(scanner) : last_cpu;
+			warm_scanned = have_pages_scanned ? scanned(total) :
+							    last_scanned;
 		}
 	}
-	if (warm_t > 0 && cpu_seconds(scanner) > warm_cpu)
-		rate = (knob("pages_scanned") - warm_scanned) /
-		       (cpu_seconds(scanner) - warm_cpu);
+	if (have_pages_scanned) {
+		last_cpu = cpu_seconds(scanner);
+		last_scanned = scanned(total);
+	}
+	if (warm_t > 0 && last_cpu > warm_cpu)
+		rate = (last_scanned - warm_scanned) / (last_cpu - warm_cpu);
 
 	mapped = total;
 	if (forktree) {
