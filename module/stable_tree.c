@@ -83,10 +83,11 @@ static struct kmem_cache *xksm_stable_node_cache;
  * xksm_stable_roots[nid * XKSM_STABLE_SPLIT + i] (xksm_stable_root()).
  * Keys are uniform (a keyed hash), so each subtree holds its share of the
  * nodes, and a search starts XKSM_STABLE_SPLIT_BITS levels down: eight
- * fewer nodes to reach (under TCG each another guest TLB fill: 10% of
- * xksmd's converging went to 5.8%), for 2 KiB of roots a NUMA node (the
- * 8 KiB array of one root for each of MAX_NUMNODES it replaced cost more).  Allocated for
- * nr_node_ids trees at load; under xksm_thread_mutex, as the nodes.
+ * fewer nodes to reach (under TCG each another guest TLB fill: the search
+ * went from 10% of xksmd's converging to 5.8%), for 2 KiB of roots a NUMA
+ * node (the 8 KiB array of one root for each of MAX_NUMNODES it replaced
+ * cost more).  Allocated for nr_node_ids trees at load; under
+ * xksm_thread_mutex, as the nodes.
  */
 static struct rb_root *xksm_stable_roots;
 
