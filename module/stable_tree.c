@@ -91,11 +91,16 @@ static struct kmem_cache *xksm_stable_node_cache;
  */
 static struct rb_root *xksm_stable_roots;
 
+/* Tree @nid's first subtree; the others follow it. */
+static struct rb_root *xksm_stable_subtrees(int nid)
+{
+	return xksm_stable_roots + nid * XKSM_STABLE_SPLIT;
+}
+
 /* The subtree of tree @nid that holds (or would hold) @key. */
 static struct rb_root *xksm_stable_root(int nid, u64 key)
 {
-	return xksm_stable_roots + nid * XKSM_STABLE_SPLIT +
-	       (key >> (64 - XKSM_STABLE_SPLIT_BITS));
+	return xksm_stable_subtrees(nid) + (key >> (64 - XKSM_STABLE_SPLIT_BITS));
 }
 
 /*
@@ -104,13 +109,13 @@ static struct rb_root *xksm_stable_root(int nid, u64 key)
  */
 static struct rb_root *xksm_stable_roots_end(void)
 {
-	return xksm_stable_roots + xksm_nr_node_ids * XKSM_STABLE_SPLIT;
+	return xksm_stable_subtrees(xksm_nr_node_ids);
 }
 
 /* The first node of tree @nid's subtree @i, for debugfs. */
 struct rb_node *xksm_stable_subtree_first(int nid, int i)
 {
-	return rb_first(xksm_stable_roots + nid * XKSM_STABLE_SPLIT + i);
+	return rb_first(xksm_stable_subtrees(nid) + i);
 }
 
 /* Stable nodes whose page moved to another NUMA node, to be re-placed. */
