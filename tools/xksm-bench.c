@@ -618,9 +618,9 @@ int main(int argc, char **argv)
 			/*
 			 * Counting full scans, the steady state is measured
 			 * from the end of one to the end of another: note
-			 * each end within POLL_MS.
+			 * each end (within POLL_MS when counting them).
 			 */
-			fs = have_pages_scanned ? fs_seen : knob("full_scans");
+			fs = knob("full_scans");
 			if (fs != fs_seen) {
 				fs_seen = fs;
 				last_cpu = cpu_seconds(scanner);
@@ -635,7 +635,7 @@ int main(int argc, char **argv)
 		}
 		sample(t0, scanner, cpu0, scanned0, total);
 		/* The steady state starts after two full scans. */
-		if (warm_t < 0 && knob("full_scans") >= fs0 + 2) {
+		if (warm_t < 0 && fs_seen >= fs0 + 2) {
 			warm_t = now();
 			warm_cpu = have_pages_scanned ? cpu_seconds(scanner) : last_cpu;
 			warm_scanned = have_pages_scanned ? scanned(total) :
